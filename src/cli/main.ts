@@ -1,0 +1,29 @@
+/**
+ * The `bitnet` command line: wires each subcommand (one file each) into commander and turns any
+ * error into one line on stderr and a non-zero exit. `--verbose` shows the stack as well.
+ */
+import { Command } from "commander";
+import { registerChat } from "./chat.ts";
+import { registerGenerate } from "./generate.ts";
+import { registerLogits } from "./logits.ts";
+
+const program = new Command();
+program
+  .name("bitnet")
+  .description("BitNet b1.58 ternary language models: inspect, convert, run and train them on a CPU.")
+  .option("--verbose", "print stack traces on errors")
+  .showHelpAfterError();
+
+registerGenerate(program);
+registerLogits(program);
+registerChat(program);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  const verbose = process.argv.includes("--verbose");
+  const message = err instanceof Error ? err.message : String(err);
+  process.stderr.write(`bitnet: ${message.split("\n")[0]}\n`);
+  if (verbose && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`);
+  process.exitCode = 1;
+}

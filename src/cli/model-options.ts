@@ -1,0 +1,75 @@
+/**
+ * Flags every model-running command shares (-m, --ctx, --kv-type, --act-quant, --threads, --batch),
+ * and the one place that turns them into a loaded model with a progress bar.
+ */
+import type { Command } from "commander";
+import { existsSync } from "node:fs";
+import { loadModel } from "../index.ts";
+import type { BitNetModel } from "../model/model.ts";
+import { defaultModelPath } from "./default-model.ts";
+import { loadProgressBar } from "./progress.ts";
+
+export interface ModelFlags {
+  model?: string;
+  ctx?: string;
+  kvType?: string;
+  actQuant?: string;
+  threads?: string;
+  batch?: string;
+}
+
+export function addModelFlags(cmd: Command): Command {
+  return cmd
+    .option("-m, --model <file>", "GGUF model file (default: the embedded model)")
+    .option("-c, --ctx <n>", "context length in tokens (default: the model's, at most 4096)")
+    .option("--kv-type <type>", "KV cache type: f32 or f16", "f32")
+    .option("--act-quant <mode>", "activation quantization: token (BitNet) or block256 (llama.cpp's Q8_K)", "token")
+    .option("-t, --threads <n>", "worker threads (the reference kernels use one)")
+    .option("-b, --batch <n>", "prompt tokens per forward pass", "256");
+}
+
+export function parseIntFlag(name: string, value: string | undefined, min = 0): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min) throw new Error(`--${name} must be an integer ≥ ${min}, got '${value}'`);
+  return n;
+}
+
+export function parseFloatFlag(name: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isFinite(n)) throw new Error(`--${name} must be a number, got '${value}'`);
+  return n;
+}
+
+function oneOf<T extends string>(name: string, value: string | undefined, allowed: readonly T[]): T | undefined {
+  if (value === undefined) return undefined;
+  if (!(allowed as readonly string[]).includes(value)) throw new Error(`--${name} must be one of ${allowed.join(", ")}, got '${value}'`);
+  return value as T;
+}
+
+export async function openModel(flags: ModelFlags): Promise<BitNetModel> {
+  const path = flags.model ?? defaultModelPath();
+  if (!path) throw new Error("no model given: pass -m FILE (no embedded default model is installed)");
+  if (!existsSync(path)) throw new Error(`${path}: no such file`);
+  parseIntFlag("threads", flags.threads, 1);
+  const bar = loadProgressBar();
+  try {
+    return await loadModel(path, {
+      contextLength: parseIntFlag("ctx", flags.ctx, 1),
+      batchSize: parseIntFlag("batch", flags.batch, 1),
+      kvCacheType: oneOf("kv-type", flags.kvType, ["f32", "f16"] as const),
+      actQuant: oneOf("act-quant", flags.actQuant, ["token", "block256"] as const),
+      onProgress: bar.update,
+    });
+  } finally {
+    bar.stop();
+  }
+}
+
+/** Parses "1,2,3" into token ids. */
+export function parseIds(text: string): number[] {
+  const ids = text.split(",").map((s) => s.trim()).filter((s) => s.length > 0).map(Number);
+  if (ids.length === 0 || ids.some((n) => !Number.isInteger(n) || n < 0)) throw new Error(`--prompt-ids must be comma-separated token ids, got '${text}'`);
+  return ids;
+}

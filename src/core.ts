@@ -1,0 +1,28 @@
+/**
+ * The browser-safe public API: everything except loading from a file path.
+ * Node users import the package root (src/index.ts), which adds paths on top of this.
+ */
+import { blobSource, bufferSource, type ByteSource } from "./formats/source.ts";
+import { BitNetModel, type ModelOptions } from "./model/model.ts";
+
+export { BitNetModel, ContextOverflowError, type LoadProgressEvent, type ModelOptions } from "./model/model.ts";
+export type { ModelConfig } from "./model/config.ts";
+export type { ChatMessage } from "./generate/chat-template.ts";
+export type { ChatOptions, FinishReason, GenerateOptions, GeneratedToken } from "./generate/generate.ts";
+export type { SamplingOptions } from "./generate/sampler.ts";
+export type { Tokenizer } from "./tokenizer/types.ts";
+export { readGGUF, type GGUFFile, type GGUFTensorInfo } from "./formats/gguf/reader.ts";
+export { bufferSource, blobSource, type ByteSource } from "./formats/source.ts";
+
+export type ModelInput = ByteSource | ArrayBuffer | Uint8Array | Blob;
+
+export function toByteSource(input: ModelInput): ByteSource {
+  if (input instanceof Uint8Array || input instanceof ArrayBuffer) return bufferSource(input);
+  if (typeof Blob !== "undefined" && input instanceof Blob) return blobSource(input);
+  return input as ByteSource;
+}
+
+/** Loads a GGUF model from bytes, a Blob (a browser File) or any ByteSource. */
+export function loadModelFrom(input: ModelInput, options?: ModelOptions): Promise<BitNetModel> {
+  return BitNetModel.load(toByteSource(input), options);
+}

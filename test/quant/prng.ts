@@ -1,0 +1,33 @@
+/** Test helper: a small seeded PRNG (mulberry32) and data generators, so test data is reproducible. */
+export function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Standard normal values (Box–Muller) rounded to float32. */
+export function gaussian(rand: () => number, n: number, std = 1): Float32Array {
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    const u = 1 - rand();
+    const v = rand();
+    out[i] = std * Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
+  }
+  return out;
+}
+
+/** Random ternary codes. */
+export function ternary(rand: () => number, n: number): Int8Array {
+  const out = new Int8Array(n);
+  for (let i = 0; i < n; i++) out[i] = Math.floor(rand() * 3) - 1;
+  return out;
+}
+
+export function randInt(rand: () => number, lo: number, hi: number): number {
+  return lo + Math.floor(rand() * (hi - lo + 1));
+}
