@@ -36,9 +36,9 @@ export function bufferSource(buf: ArrayBuffer | Uint8Array, name = "<buffer>"): 
   return {
     name,
     size: bytes.byteLength,
-    read(offset: number, length: number): Promise<Uint8Array> {
+    async read(offset: number, length: number): Promise<Uint8Array> {
       checkRange(name, bytes.byteLength, offset, length);
-      return Promise.resolve(bytes.subarray(offset, offset + length));
+      return bytes.subarray(offset, offset + length);
     },
     close: () => Promise.resolve(),
   };

@@ -68,6 +68,12 @@ export interface QuantizedActivations {
 
 export interface Kernels {
   readonly name: string;
+  /**
+   * Where weight bytes should live. A backend whose kernels read weights from its own memory (one
+   * WebAssembly.Memory) returns views into it; the reference backend leaves this undefined and the
+   * loader uses ordinary buffers.
+   */
+  allocWeights?(bytes: number, align: number): Uint8Array;
   /** Quantizes x [T, K] into `out` (preallocated for at least T tokens). */
   quantizeActivations(x: Float32Array, tokens: number, cols: number, mode: ActQuantMode, out: QuantizedActivations): void;
   /** out [T, N] = dequant(x) · Wᵀ, integer dot per group, scaled as ref.ts defines. */

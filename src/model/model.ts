@@ -77,7 +77,8 @@ export class BitNetModel {
     if (tokenizer.vocabSize !== config.vocabSize) {
       throw new Error(`${name}: the tokenizer has ${tokenizer.vocabSize} tokens but the model's vocab_size is ${config.vocabSize}`);
     }
-    const weights = await loadWeights(file, config, name, (p) => opts.onProgress?.({ file: name, ...p }));
+    const kernels = opts.kernels ?? refKernels;
+    const weights = await loadWeights(file, config, name, (p) => opts.onProgress?.({ file: name, ...p }), kernels.allocWeights?.bind(kernels));
     const total = file.tensors.reduce((s, t) => s + t.byteSize, 0);
     opts.onProgress?.({ phase: "ready", file: name, totalBytes: total });
     return new BitNetModel(file, name, config, weights, tokenizer, opts);

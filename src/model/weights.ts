@@ -55,10 +55,6 @@ const FLOAT: Record<number, FloatMatrix["format"]> = {
 };
 const TQ_BLOCK_BYTES: Record<string, number> = { tq2_0: 66, tq1_0: 54 };
 
-/** Copies bytes into a fresh, aligned buffer so that typed views of any element size work. */
-function aligned(bytes: Uint8Array): ArrayBuffer {
-  return bytes.slice().buffer;
-}
 
 function ternaryMatrix(name: string, format: TernaryFormat, rows: number, cols: number, data: Uint8Array): TernaryMatrix {
   if (format === "i2_s") {
@@ -87,8 +83,8 @@ function ternaryMatrix(name: string, format: TernaryFormat, rows: number, cols: 
 }
 
 function floatMatrix(name: string, format: FloatMatrix["format"], rows: number, cols: number, bytes: Uint8Array): FloatMatrix {
-  const buf = aligned(bytes);
-  const data = format === "f32" ? new Float32Array(buf) : new Uint16Array(buf);
+  const n = rows * cols;
+  const data = format === "f32" ? new Float32Array(bytes.buffer, bytes.byteOffset, n) : new Uint16Array(bytes.buffer, bytes.byteOffset, n);
   return { kind: "float", format, name, rows, cols, data, outScale: 1 };
 }
 
@@ -98,11 +94,14 @@ export class WeightLoader {
   private readonly file: GGUFFile;
   private readonly fileName: string;
   private readonly onProgress?: (p: LoadProgress) => void;
+  private readonly alloc?: (bytes: number, align: number) => Uint8Array;
 
-  constructor(file: GGUFFile, fileName: string, onProgress?: (p: LoadProgress) => void) {
+  /** `alloc` places matrices where the kernels want them (see Kernels.allocWeights). */
+  constructor(file: GGUFFile, fileName: string, onProgress?: (p: LoadProgress) => void, alloc?: (bytes: number, align: number) => Uint8Array) {
     this.file = file;
     this.fileName = fileName;
     this.onProgress = onProgress;
+    this.alloc = alloc;
     this.total = file.tensors.reduce((s, t) => s + t.byteSize, 0);
   }
 
@@ -123,11 +122,17 @@ export class WeightLoader {
     }
   }
 
-  private async bytes(t: GGUFTensorInfo): Promise<Uint8Array> {
+  /** The tensor's bytes, 64-byte aligned so that typed views of any element size work. */
+  private async bytes(t: GGUFTensorInfo, forKernels = false): Promise<Uint8Array> {
     const b = await this.file.readTensor(t);
     this.loaded += t.byteSize;
     this.onProgress?.({ phase: "weights", loadedBytes: this.loaded, totalBytes: this.total, tensor: t.name });
-    return b;
+    if (forKernels && this.alloc) {
+      const dst = this.alloc(b.byteLength, 64);
+      dst.set(b);
+      return dst;
+    }
+    return b.byteOffset % 64 === 0 ? b : b.slice();
   }
 
   /** A float vector such as a norm gain, [n]. */
@@ -147,7 +152,7 @@ export class WeightLoader {
     const name = `${base}.weight`;
     const t = this.need(name);
     this.checkShape(t, [cols, rows]);
-    const data = await this.bytes(t);
+    const data = await this.bytes(t, true);
     const ternary = TERNARY[t.type];
     const float = FLOAT[t.type];
     let m: WeightMatrix;
@@ -169,8 +174,14 @@ export class WeightLoader {
   }
 }
 
-export async function loadWeights(file: GGUFFile, cfg: ModelConfig, fileName: string, onProgress?: (p: LoadProgress) => void): Promise<ModelWeights> {
-  const w = new WeightLoader(file, fileName, onProgress);
+export async function loadWeights(
+  file: GGUFFile,
+  cfg: ModelConfig,
+  fileName: string,
+  onProgress?: (p: LoadProgress) => void,
+  alloc?: (bytes: number, align: number) => Uint8Array,
+): Promise<ModelWeights> {
+  const w = new WeightLoader(file, fileName, onProgress, alloc);
   const D = cfg.dim;
   const F = cfg.ffnDim;
   const KV = cfg.nKvHeads * cfg.headDim;

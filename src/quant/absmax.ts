@@ -15,8 +15,9 @@
  *    An all-zero block gets d = 0 and q = 0. x ≈ d·q.
  *    llama.cpp's TQ dot product is then, block by block in float32:
  *      sumi = Σ (w_code - 1)·q  (int32);   sumf += f32(sumi · f32(d_x · d_w))
- *    (that is `ggml_vec_dot_tq2_0_q8_K_generic`; the AVX2 kernel splits sumi over 8 lanes and sums the
- *    8 products at the end, so its float rounding differs slightly from the generic order).
+ *    (that is `ggml_vec_dot_tq2_0_q8_K_generic`. The x86 AVX2 kernel, which AVX-512 builds use too, splits
+ *    sumi over 8 int32 lanes, accumulates f32(lane · d) per lane across blocks and adds the 8 lanes at the
+ *    end, so its float rounding differs slightly from the generic order.)
  *    In the unsigned-code form, Σ (c-1)·q = Σ c·q − sums[block].
  *
  * Both write into caller-provided buffers when given, so the decode loop allocates nothing.

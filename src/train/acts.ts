@@ -117,7 +117,7 @@ export function createActivations(c: TrainConfig, B: number, T: number): Activat
       outNorm: take(N * D), rstdOut: take(N), logits: take(N * V), probs: take(N * V), losses: take(N),
       ropeCos: take((T * hd) / 2), ropeSin: take((T * hd) / 2),
       dResid: take(N * D), dNorm: take(N * W), dA: take(N * D), dQ: take(N * D), dK: take(N * KV), dV: take(N * KV),
-      dG: take(N * F), dU: take(N * F), dM: take(N * F), dLin: take(N * Math.max(W, KV)), dAttRow: take(T),
+      dG: take(N * F), dU: take(N * F), dM: take(N * F), dLin: take(N * W), dAttRow: take(T),
     };
   };
   build();

@@ -1,14 +1,14 @@
 /**
- * A small seeded random source for the trainer: uniform floats and normal deviates, the same
- * sequence on every platform for a given seed (integer arithmetic only, then Math.log/cos/sin for
- * Box–Muller, which V8 computes with its own portable fdlibm port).
- *
- * It is for initialization, data shuffling and tests; it is not a sampler for generation and not
- * cryptographic.
+ * Normal deviates for the trainer (initialization, tests), built on the project's one seeded
+ * uniform generator (src/generate/rng.ts, xoshiro128**) with the Box–Muller transform. The same
+ * seed gives the same values on every platform (integer uniform bits; Math.log/sin/cos are V8's
+ * fdlibm port). Not a sampler for generation and not cryptographic.
  */
 
-export interface Rng {
-  /** Uniform in [0, 1) with 32 random bits. */
+import { Rng } from "../generate/rng.ts";
+
+export interface NormalRng {
+  /** Uniform in [0, 1). */
   uniform(): number;
   /** Standard normal N(0, 1). */
   normal(): number;
@@ -16,40 +16,30 @@ export interface Rng {
   int(n: number): number;
 }
 
-/** mulberry32 state stepping (public-domain generator by Tommy Ettinger) with a Box–Muller normal. */
-export function createRng(seed: number): Rng {
-  let state = seed >>> 0;
+/** A seeded source of uniform and normal deviates (seed: integer in [0, 2^32)). */
+export function createRng(seed: number): NormalRng {
+  const u = new Rng(seed);
   let spare = 0;
   let hasSpare = false;
-  const next32 = (): number => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (t ^ (t >>> 14)) >>> 0;
-  };
-  const uniform = (): number => next32() / 4294967296;
   return {
-    uniform,
+    uniform: () => u.next(),
     normal(): number {
       if (hasSpare) {
         hasSpare = false;
         return spare;
       }
-      // 1 - u keeps the logarithm's argument in (0, 1].
-      const r = Math.sqrt(-2 * Math.log(1 - uniform()));
-      const a = 2 * Math.PI * uniform();
+      // 1 − u keeps the logarithm's argument in (0, 1].
+      const r = Math.sqrt(-2 * Math.log(1 - u.next()));
+      const a = 2 * Math.PI * u.next();
       spare = r * Math.sin(a);
       hasSpare = true;
       return r * Math.cos(a);
     },
-    int(n: number): number {
-      return Math.floor(uniform() * n);
-    },
+    int: (n: number) => Math.floor(u.next() * n),
   };
 }
 
 /** Fill `out` with N(0, std²) deviates. */
-export function fillNormal(rng: Rng, out: Float32Array, std: number): void {
+export function fillNormal(rng: NormalRng, out: Float32Array, std: number): void {
   for (let i = 0; i < out.length; i++) out[i] = rng.normal() * std;
 }

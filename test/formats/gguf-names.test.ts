@@ -20,6 +20,8 @@ import {
   parseTensorName,
   GeneralKey,
   TokenizerKey,
+  knownValueType,
+  metadataEntry,
 } from "../../src/formats/gguf/names.ts";
 import { bufferSource } from "../../src/formats/source.ts";
 import { fixturesDir } from "./helpers.ts";
@@ -43,7 +45,11 @@ describe("GGUF name table matches the fixtures", () => {
       assert.deepStrictEqual(file.tensors.map((t) => t.name).sort(), expected.sort());
 
       const known = new Set([...Object.values(archKeys(m.arch)), ...Object.values(GeneralKey), ...Object.values(TokenizerKey)]);
-      for (const key of file.metadataKeys) assert.ok(known.has(key), `key ${key} is in the table`);
+      for (const key of file.metadataKeys) {
+        assert.ok(known.has(key), `key ${key} is in the table`);
+        // gguf-py and llama-quantize chose these types; the table must agree so our writer does too.
+        assert.deepStrictEqual(knownValueType(key), file.metadataTypes[key], key);
+      }
 
       for (const t of file.tensors) {
         const p = parseTensorName(t.name);
@@ -100,5 +106,12 @@ describe("metadata key builders", () => {
     assert.equal(archKey("bitnet-b1.58", "headCountKv"), "bitnet-b1.58.attention.head_count_kv");
     assert.equal(archKey("bitnet", "rmsEpsilon"), "bitnet.attention.layer_norm_rms_epsilon");
     assert.equal(archKeys("llama").ropeFreqBase, "llama.rope.freq_base");
+  });
+
+  it("type known keys as llama.cpp reads them, and leave the rest to inference", () => {
+    assert.deepStrictEqual(metadataEntry("bitnet-b1.58.rope.freq_base", 500000), { key: "bitnet-b1.58.rope.freq_base", value: 500000, type: { type: 6 } });
+    assert.deepStrictEqual(knownValueType("bitnet.attention.head_count_kv"), { type: 4 });
+    assert.deepStrictEqual(metadataEntry("my.custom", 1), { key: "my.custom", value: 1 });
+    assert.equal(knownValueType("rope.freq_base"), undefined);
   });
 });

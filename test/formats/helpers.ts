@@ -54,8 +54,9 @@ export async function readWithHuggingFace(path: string): Promise<TheirView> {
   const r = await gguf(path, { allowLocalFile: true, typedMetadata: true });
   const metadata: Record<string, unknown> = {};
   const types: Record<string, { type: number; subType?: number }> = {};
-  for (const [k, v] of Object.entries(r.typedMetadata)) {
+  for (const [k, entry] of Object.entries(r.typedMetadata)) {
     if (k === "version" || k === "tensor_count" || k === "kv_count") continue;
+    const v = entry as { value: unknown; type: number; subType?: number };
     metadata[k] = normalizeTheirs(v.value);
     types[k] = v.subType === undefined ? { type: v.type } : { type: v.type, subType: v.subType };
   }

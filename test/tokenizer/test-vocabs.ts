@@ -62,7 +62,7 @@ export function trainByteLevelBpe(corpus: string, mergeCount: number): BpeVocab 
       }
     }
     let best: string | undefined;
-    let bestCount = 1;
+    let bestCount = 0;
     for (const [key, count] of pairCounts) {
       if (count > bestCount || (count === bestCount && best !== undefined && key < best)) {
         best = key;
@@ -93,6 +93,8 @@ export function trainByteLevelBpe(corpus: string, mergeCount: number): BpeVocab 
     types.push(type);
     return tokens.length - 1;
   };
+  // A word no merge sequence builds: only ignore_merges (LLaMA-3) can emit it whole.
+  add(byteLevel(" zzyzx"), 1);
   const bos = add("<|begin_of_text|>", 3);
   const eos = add("<|end_of_text|>", 3);
   const eot = add("<|eot_id|>", 3);
@@ -109,7 +111,6 @@ export function bpeGGUFEntries(v: BpeVocab, pre: string): GGUFMetadataEntry[] {
     entry.strings("tokenizer.ggml.merges", v.merges),
     entry.u32("tokenizer.ggml.bos_token_id", v.bos),
     entry.u32("tokenizer.ggml.eos_token_id", v.eos),
-    entry.bool("tokenizer.ggml.add_bos_token", true),
   ];
 }
 
@@ -221,6 +222,6 @@ export const SAMPLE_TEXTS: readonly string[] = [
   "12345 1.5 3,000 2024-01-02", "café naïve 中文 😀👍🏽 日本語 한국어", "emoji only 🎉🎉🎉", "no\u00a0break\u3000space",
   "<s>hello</s>", "x<s>y", "</s>", "<unk> and <s>", "<|begin_of_text|>hi<|eot_id|>", "<tool>call</tool>", "<|im_start|>user",
   "a<<s>>b", "zero\u0000byte", "\u{FEFF}bom first", "lone \uD800 surrogate", "punctuation!!! ??? ... ,,, ;;;", "  ' quoted ' and \" double \"",
-  "Mixed CASE and camelCaseWords and snake_case_words", "\u0085next line\u2028line sep", "x".repeat(300),
+  "the zzyzx road", "Mixed CASE and camelCaseWords and snake_case_words", "\u0085next line\u2028line sep", "x".repeat(300),
   ...CORPUS,
 ];

@@ -7,8 +7,12 @@
  * (architecture `bitnet-b1.58`, as in the fixture written by its tools). HF names follow
  * transformers `models/bitnet/modeling_bitnet.py`; `weight_scale` is the per-matrix scale of
  * the packed checkpoints (`integrations/bitnet.py`), which GGUF calls `<tensor>.scale`.
- * It does not know shapes or types; model/config does.
+ * It also records the value type llama.cpp expects for each known metadata key (it refuses a
+ * u32 where it reads an f32), so writers need not remember that `rope.freq_base` is a float.
+ * It does not know tensor shapes or types; model/config does.
  */
+import { GGUFValueType as V, type GGUFValue, type GGUFValueTypeDescriptor } from "./value-types.ts";
+import type { GGUFMetadataEntry } from "./writer.ts";
 
 /** Architecture names as they appear in `general.architecture`. */
 export const Arch = {
@@ -183,4 +187,68 @@ export function archKeys(arch: string): Record<ArchKeyName, string> {
   const out = {} as Record<ArchKeyName, string>;
   for (const k of Object.keys(ARCH_KEY_SUFFIXES) as ArchKeyName[]) out[k] = archKey(arch, k);
   return out;
+}
+
+const U32 = { type: V.UINT32 } as const;
+const F32 = { type: V.FLOAT32 } as const;
+const STR = { type: V.STRING } as const;
+const BOOL = { type: V.BOOL } as const;
+
+const ARCH_KEY_TYPES: Record<ArchKeyName, GGUFValueTypeDescriptor> = {
+  vocabSize: U32,
+  contextLength: U32,
+  embeddingLength: U32,
+  blockCount: U32,
+  feedForwardLength: U32,
+  headCount: U32,
+  headCountKv: U32,
+  keyLength: U32,
+  valueLength: U32,
+  rmsEpsilon: F32,
+  ropeDimensionCount: U32,
+  ropeFreqBase: F32,
+  ropeScalingType: STR,
+  ropeScalingFactor: F32,
+};
+
+const FIXED_KEY_TYPES: Record<string, GGUFValueTypeDescriptor> = {
+  [GeneralKey.architecture]: STR,
+  [GeneralKey.name]: STR,
+  [GeneralKey.alignment]: U32,
+  [GeneralKey.fileType]: U32,
+  [GeneralKey.quantizationVersion]: U32,
+  [TokenizerKey.model]: STR,
+  [TokenizerKey.pre]: STR,
+  [TokenizerKey.tokens]: { type: V.ARRAY, subType: V.STRING },
+  [TokenizerKey.tokenType]: { type: V.ARRAY, subType: V.INT32 },
+  [TokenizerKey.scores]: { type: V.ARRAY, subType: V.FLOAT32 },
+  [TokenizerKey.merges]: { type: V.ARRAY, subType: V.STRING },
+  [TokenizerKey.bosTokenId]: U32,
+  [TokenizerKey.eosTokenId]: U32,
+  [TokenizerKey.eotTokenId]: U32,
+  [TokenizerKey.unknownTokenId]: U32,
+  [TokenizerKey.paddingTokenId]: U32,
+  [TokenizerKey.addBosToken]: BOOL,
+  [TokenizerKey.addEosToken]: BOOL,
+  [TokenizerKey.addSpacePrefix]: BOOL,
+  [TokenizerKey.chatTemplate]: STR,
+};
+
+/**
+ * The value type llama.cpp (and gguf-py) use for a known key: `general.*`, `tokenizer.*`, or
+ * `<arch>.<hyperparameter>` for any architecture name (which may itself contain dots, as in
+ * `bitnet-b1.58`). Undefined for keys outside the table.
+ */
+export function knownValueType(key: string): GGUFValueTypeDescriptor | undefined {
+  if (Object.hasOwn(FIXED_KEY_TYPES, key)) return FIXED_KEY_TYPES[key];
+  for (const [name, suffix] of Object.entries(ARCH_KEY_SUFFIXES)) {
+    if (key.length > suffix.length + 1 && key.endsWith(`.${suffix}`)) return ARCH_KEY_TYPES[name as ArchKeyName];
+  }
+  return undefined;
+}
+
+/** A metadata entry typed from the table when the key is known, else left to the writer's inference. */
+export function metadataEntry(key: string, value: GGUFValue): GGUFMetadataEntry {
+  const type = knownValueType(key);
+  return type ? { key, value, type } : { key, value };
 }

@@ -102,24 +102,50 @@ export function checkValue(value: GGUFValue, d: GGUFValueTypeDescriptor, what: s
       }
       value.forEach((v, i) => checkValue(v, d.items[i], `${what}[${i}]`));
     } else {
-      const sub = { type: d.subType };
-      value.forEach((v, i) => checkValue(v, sub, `${what}[${i}]`));
+      // Vocabularies have 10^5 elements: test cheaply, build the message only for the culprit.
+      for (let i = 0; i < value.length; i++) {
+        if (!fitsScalar(value[i], d.subType)) checkScalar(value[i], d.subType, `${what}[${i}]`);
+      }
     }
     return;
   }
-  const range = INT_RANGES[d.type];
+  checkScalar(value, d.type, what);
+}
+
+function fitsScalar(v: GGUFValue, t: GGUFScalarTypeId): boolean {
+  switch (t) {
+    case GGUFValueType.STRING:
+      return typeof v === "string";
+    case GGUFValueType.BOOL:
+      return typeof v === "boolean";
+    case GGUFValueType.FLOAT32:
+    case GGUFValueType.FLOAT64:
+      return typeof v === "number";
+    case GGUFValueType.UINT8:
+      return typeof v === "number" && Number.isInteger(v) && v >= 0 && v <= 0xff;
+    case GGUFValueType.INT32:
+      return typeof v === "number" && Number.isInteger(v) && v >= -0x80000000 && v <= 0x7fffffff;
+    case GGUFValueType.UINT32:
+      return typeof v === "number" && Number.isInteger(v) && v >= 0 && v <= 0xffffffff;
+    default:
+      return false; // the rarer types take the exact path
+  }
+}
+
+function checkScalar(value: GGUFValue, type: GGUFScalarTypeId, what: string): void {
+  const range = INT_RANGES[type];
   if (range) {
     let big: bigint;
     if (typeof value === "bigint") big = value;
     else if (typeof value === "number" && Number.isSafeInteger(value)) big = BigInt(value);
-    else throw new Error(`${what}: ${formatValue(value)} is not an integer that ${NAMES[d.type]} can hold exactly`);
-    if (big < range[0] || big > range[1]) throw new Error(`${what}: ${formatValue(value)} is out of range for ${NAMES[d.type]}`);
+    else throw new Error(`${what}: ${formatValue(value)} is not an integer that ${NAMES[type]} can hold exactly`);
+    if (big < range[0] || big > range[1]) throw new Error(`${what}: ${formatValue(value)} is out of range for ${NAMES[type]}`);
     return;
   }
-  switch (d.type) {
+  switch (type) {
     case GGUFValueType.FLOAT32:
     case GGUFValueType.FLOAT64:
-      if (typeof value !== "number") throw new Error(`${what}: expected a number for ${NAMES[d.type]}, got ${formatValue(value)}`);
+      if (typeof value !== "number") throw new Error(`${what}: expected a number for ${NAMES[type]}, got ${formatValue(value)}`);
       return;
     case GGUFValueType.BOOL:
       if (typeof value !== "boolean") throw new Error(`${what}: expected a boolean, got ${formatValue(value)}`);

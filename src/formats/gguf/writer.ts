@@ -218,7 +218,7 @@ function writeValue(w: ByteWriter, value: GGUFValue, d: GGUFValueTypeDescriptor)
   }
   const items = value as GGUFValue[];
   w.u32(d.subType);
-  w.u64(BigInt(items.length));
+  w.length64(items.length);
   if (d.subType === GGUFValueType.ARRAY) {
     const nested = (d as { items: GGUFValueTypeDescriptor[] }).items;
     items.forEach((v, i) => writeValue(w, v, nested[i]));
@@ -325,9 +325,15 @@ class ByteWriter {
   zeros(n: number): void {
     this.reserve(n); // fresh capacity is already zero
   }
+  /** A u64 length from a number (avoids a BigInt per string in big vocabularies). */
+  length64(n: number): void {
+    const at = this.reserve(8);
+    this.view.setUint32(at, n % 2 ** 32, true);
+    this.view.setUint32(at + 4, Math.floor(n / 2 ** 32), true);
+  }
   string(s: string): void {
     const b = utf8.encode(s);
-    this.u64(BigInt(b.byteLength));
+    this.length64(b.byteLength);
     this.bytes(b);
   }
   result(): Uint8Array {

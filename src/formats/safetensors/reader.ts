@@ -79,7 +79,8 @@ export async function readSafetensors(source: ByteSource, options: ReadSafetenso
     if (name === "__metadata__") continue;
     tensors.push(parseEntry(file, name, entry, dataOffset, dataSize));
   }
-  tensors.sort((a, b) => a.offset - b.offset);
+  // Data order, as the reference implementation sorts it: JSON key order is lost for integer-like names.
+  tensors.sort((a, b) => a.offset - b.offset || a.byteSize - b.byteSize);
   for (let i = 1; i < tensors.length; i++) {
     const prev = tensors[i - 1];
     const cur = tensors[i];
