@@ -16,7 +16,8 @@ import { ACTIVATION_KEY, type FfnActivation } from "./config.ts";
 export type SyntheticLinearType = "tq2_0" | "tq1_0" | "i2_s" | "f16" | "f32";
 
 export interface SyntheticSpec {
-  architecture: "bitnet" | "bitnet-b1.58";
+  /** "llama" has no sub-norms and rotates adjacent pairs: the FP baseline layout llama.cpp runs as LLaMA. */
+  architecture: "bitnet" | "bitnet-b1.58" | "llama";
   dim: number;
   ffnDim: number;
   nLayers: number;
@@ -29,6 +30,8 @@ export interface SyntheticSpec {
   activation?: FfnActivation;
   linearType: SyntheticLinearType;
   embeddingType: "f32" | "f16";
+  /** Write a separate `output.weight` instead of tying the head to the embedding ("llama" only). */
+  untiedOutput?: boolean;
   seed: number;
 }
 
@@ -131,6 +134,11 @@ export function syntheticModel(spec: SyntheticSpec): { header: GGUFWriteHeader; 
     { name: "token_embd.weight", shape: [D, V], type: TYPE_ID[spec.embeddingType], make: (r) => embeddingValues(r, D * V) },
     { name: "output_norm.weight", shape: [D], type: GGMLType.F32, make: (r) => normValues(r, D) },
   ];
+  if (spec.untiedOutput) {
+    if (arch !== "llama") throw new Error(`synthetic model: an untied output head needs architecture llama (llama.cpp's bitnet graph ignores it)`);
+    plans.push({ name: "output.weight", shape: [D, V], type: TYPE_ID[spec.embeddingType], make: (r) => embeddingValues(r, D * V) });
+  }
+  const subNorms = arch !== "llama";
   for (let l = 0; l < nLayers; l++) {
     const norm = (name: "attn_norm" | "attn_sub_norm" | "ffn_norm" | "ffn_sub_norm", n: number): TensorPlan => ({
       name: blockTensorName(l, name),
@@ -149,12 +157,12 @@ export function syntheticModel(spec: SyntheticSpec): { header: GGUFWriteHeader; 
       linear("attn_q", D, D),
       linear("attn_k", KV, D),
       linear("attn_v", KV, D),
-      norm("attn_sub_norm", D),
+      ...(subNorms ? [norm("attn_sub_norm", D)] : []),
       linear("attn_output", D, D),
       norm("ffn_norm", D),
       linear("ffn_gate", F, D),
       linear("ffn_up", F, D),
-      norm("ffn_sub_norm", F),
+      ...(subNorms ? [norm("ffn_sub_norm", F)] : []),
       linear("ffn_down", D, F),
     );
   }

@@ -72,3 +72,43 @@ describe("parity with llama.cpp on random models", () => {
     assert.ok(d < 1e-4, `max |Δlogit| ${d}`);
   });
 });
+
+describe("the FP baseline through the same engine, against llama.cpp", () => {
+  let dir: string;
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), "bitnet-fp-"));
+  });
+  after(async () => {
+    await disposeLlamaCpp();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const cases: [string, Partial<SyntheticSpec>, number][] = [
+    ["llama architecture, F32 weights, untied head, GQA", { architecture: "llama", linearType: "f32", untiedOutput: true, nKvHeads: 2 }, 1e-4],
+    ["bitnet architecture with F32 (unquantized) linear layers", { architecture: "bitnet", linearType: "f32" }, 1e-4],
+    // llama.cpp rounds activations to f16 before an f16 matmul; we keep them in f32.
+    ["llama architecture, F16 weights", { architecture: "llama", linearType: "f16", embeddingType: "f16" }, 2e-2],
+  ];
+  for (const [i, [label, over, tol]] of cases.entries()) {
+    it(`${label}: logits within ${tol} and identical greedy tokens`, async () => {
+      const spec: SyntheticSpec = { architecture: "llama", dim: 256, ffnDim: 512, nLayers: 2, nHeads: 4, nKvHeads: 4, vocabSize: 384, linearType: "f32", embeddingType: "f32", seed: 7 + i, ...over };
+      const { header, data } = syntheticModel(spec);
+      const path = join(dir, `fp${i}.gguf`);
+      await writeGGUF(await atomicFileSink(path), header, data);
+      const wantLogits = await llamaCppLastLogits(path, PROMPT);
+      const want = await llamaCppGreedy(path, PROMPT, 16);
+      const model = await loadModel(path, { contextLength: 256 });
+      try {
+        const logits = model.logits(PROMPT);
+        let d = 0;
+        for (let k = 0; k < logits.length; k++) d = Math.max(d, Math.abs(logits[k] - wantLogits[k]));
+        assert.ok(d < tol, `max |Δlogit| ${d}`);
+        const got: number[] = [];
+        for await (const p of model.generate(PROMPT, { temperature: 0, maxTokens: 16, ignoreEos: true })) if (p.token >= 0) got.push(p.token);
+        assert.deepEqual(got, want.tokens);
+      } finally {
+        await model.dispose();
+      }
+    });
+  }
+});

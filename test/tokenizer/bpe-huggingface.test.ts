@@ -43,7 +43,7 @@ for (const [style, pre] of [["llama3", "llama-bpe"], ["gpt2", "gpt-2"]] as const
     test("decode matches on encoded texts and random id sequences, with and without special tokens", () => {
       const random = seededRandom(5);
       const sequences = [
-        ...SAMPLE_TEXTS.map((t) => ours.encode(t, { parseSpecial: true })),
+        ...SAMPLE_TEXTS.map((t) => ours.encode(t, { parseSpecial: true })).filter((ids) => ids.length > 0), // HF refuses []
         ...Array.from({ length: 300 }, () => Array.from({ length: 1 + Math.floor(random() * 10) }, () => Math.floor(random() * vocab.tokens.length))),
       ];
       const bad: string[] = [];

@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { after, describe, test } from "node:test";
 import fc from "fast-check";
+import type { Token } from "node-llama-cpp";
 import { tokenizerFromGGUF } from "../../src/tokenizer/index.ts";
 import { LlamaCppReference, entriesToMetadata } from "./reference.ts";
 import { CORPUS, SAMPLE_TEXTS, bpeGGUFEntries, seededRandom, trainByteLevelBpe } from "./test-vocabs.ts";
@@ -59,7 +60,7 @@ for (const { pre, cleanSpaces } of PRES) {
       const bad: string[] = [];
       for (const ids of sequences) {
         for (const special of [false, true]) {
-          const expected = model.detokenize(ids, special);
+          const expected = model.detokenize(ids as Token[], special);
           const actual = ours.decode(ids, { skipSpecial: !special, cleanSpaces });
           if (actual !== expected) bad.push(`${JSON.stringify(ids)} special=${special}: llama.cpp ${JSON.stringify(expected)} ours ${JSON.stringify(actual)}`);
           const pieces = new TextDecoder("utf-8", { ignoreBOM: true }).decode(Uint8Array.from(ids.flatMap((id) => (special || id < vocab.bos || id === vocab.userDefined ? [...ours.tokenToBytes(id)] : []))));
@@ -77,7 +78,7 @@ for (const { pre, cleanSpaces } of PRES) {
       assert.equal(ours.eos, model.tokens.eos);
       assert.equal(ours.eot, model.tokens.eot);
       assert.equal(ours.eot, vocab.eot);
-      const eog = Array.from({ length: ours.vocabSize }, (_, id) => id).filter((id) => model.isEogToken(id));
+      const eog = Array.from({ length: ours.vocabSize }, (_, id) => id).filter((id) => model.isEogToken(id as Token));
       assert.deepEqual([...ours.stopTokens].sort((a, b) => a - b), eog);
       assert.deepEqual(new Set(eog), new Set([vocab.eos, vocab.eot]));
     });

@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
 import fc from "fast-check";
-import type { LlamaModel } from "node-llama-cpp";
+import type { LlamaModel, Token } from "node-llama-cpp";
 import { tokenizerFromGGUF } from "../../src/tokenizer/index.ts";
 import type { Tokenizer } from "../../src/tokenizer/index.ts";
 import { FIXTURES, LlamaCppReference, entriesToMetadata, fixtureMetadata } from "./reference.ts";
@@ -33,7 +33,7 @@ function decodeMismatches(ours: Tokenizer, model: LlamaModel, sequences: readonl
   const bad: string[] = [];
   for (const ids of sequences) {
     for (const special of [false, true]) {
-      const expected = model.detokenize(ids, special);
+      const expected = model.detokenize(ids as Token[], special);
       const actual = ours.decode(ids, { skipSpecial: !special });
       if (actual !== expected) bad.push(`${JSON.stringify(ids)} special=${special}: llama.cpp ${JSON.stringify(expected)} ours ${JSON.stringify(actual)}`);
     }
@@ -80,7 +80,7 @@ for (const file of ["bitnet-tiny-tq2_0.gguf", "bitnet-small-tq1_0.gguf"]) {
       assert.equal(ours.eos, model.tokens.eos);
       assert.equal(ours.eot, model.tokens.eot ?? undefined);
       assert.equal(ours.addBos, model.tokens.shouldPrependBosToken);
-      const eog = Array.from({ length: ours.vocabSize }, (_, id) => id).filter((id) => model.isEogToken(id));
+      const eog = Array.from({ length: ours.vocabSize }, (_, id) => id).filter((id) => model.isEogToken(id as Token));
       assert.deepEqual([...ours.stopTokens].sort((a, b) => a - b), eog);
       assert.deepEqual(ours.encode("hi"), model.tokenize("hi")); // add_bos_token is false in the fixtures
     });

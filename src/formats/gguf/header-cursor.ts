@@ -13,6 +13,12 @@ const CHUNK = 1 << 20;
 const utf8Strict = new TextDecoder("utf-8", { fatal: true });
 const utf8Lenient = new TextDecoder("utf-8");
 
+/** Short ASCII strings (most vocabulary pieces) skip TextDecoder, whose per-call cost dominates. */
+function isAscii(b: Uint8Array): boolean {
+  for (let i = 0; i < b.length; i++) if (b[i] > 0x7f) return false;
+  return true;
+}
+
 export class HeaderCursor {
   readonly source: ByteSource;
   readonly limit: number;
@@ -109,6 +115,7 @@ export class HeaderCursor {
   /** UTF-8 text; `strict` rejects invalid UTF-8 (for names), otherwise it is replaced by U+FFFD. */
   text(n: number, strict: boolean): string | undefined {
     const b = this.bytes(n);
+    if (n <= 64 && isAscii(b)) return String.fromCharCode.apply(null, b as unknown as number[]); // typed arrays work as apply arguments; the cast only satisfies the signature
     if (!strict) return utf8Lenient.decode(b);
     try {
       return utf8Strict.decode(b);

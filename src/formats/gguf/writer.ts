@@ -265,16 +265,20 @@ class ByteWriter {
   private view = new DataView(this.buf.buffer);
   length = 0;
 
-  private reserve(n: number): number {
+  /** Makes room for `n` more bytes without claiming them. */
+  private ensure(n: number): void {
     const at = this.length;
-    if (at + n > this.buf.length) {
-      let cap = this.buf.length * 2;
-      while (cap < at + n) cap *= 2;
-      const next = new Uint8Array(cap);
-      next.set(this.buf.subarray(0, at));
-      this.buf = next;
-      this.view = new DataView(next.buffer);
-    }
+    if (at + n <= this.buf.length) return;
+    let cap = this.buf.length * 2;
+    while (cap < at + n) cap *= 2;
+    const next = new Uint8Array(cap);
+    next.set(this.buf.subarray(0, at));
+    this.buf = next;
+    this.view = new DataView(next.buffer);
+  }
+  private reserve(n: number): number {
+    this.ensure(n);
+    const at = this.length;
     this.length += n;
     return at;
   }
@@ -332,9 +336,12 @@ class ByteWriter {
     this.view.setUint32(at + 4, Math.floor(n / 2 ** 32), true);
   }
   string(s: string): void {
-    const b = utf8.encode(s);
-    this.length64(b.byteLength);
-    this.bytes(b);
+    // Encode straight into the buffer (a UTF-16 unit never needs more than 3 UTF-8 bytes).
+    this.ensure(8 + 3 * s.length);
+    const at = this.length;
+    const { written } = utf8.encodeInto(s, this.buf.subarray(at + 8));
+    this.length64(written);
+    this.length += written;
   }
   result(): Uint8Array {
     return this.buf.slice(0, this.length);
