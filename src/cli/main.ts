@@ -4,7 +4,9 @@
  */
 import { Command } from "commander";
 import { registerChat } from "./chat.ts";
+import { registerConvert } from "./convert.ts";
 import { registerGenerate } from "./generate.ts";
+import { registerInfo } from "./info.ts";
 import { registerLogits } from "./logits.ts";
 
 const program = new Command();
@@ -17,6 +19,8 @@ program
 registerGenerate(program);
 registerLogits(program);
 registerChat(program);
+registerInfo(program);
+registerConvert(program);
 
 try {
   await program.parseAsync(process.argv);

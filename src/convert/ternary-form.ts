@@ -29,13 +29,13 @@ export function ternaryFromPacked(codec: TernaryCodec, bytes: Uint8Array, shape:
   const group = u.scaleGroup;
   for (let g = 0; g < scales.length; g++) {
     const s = scales[g];
-    if (!(s < 0) && !Object.is(s, -0)) {
-      if (s - s !== 0 && hasNonzero(codes, g * group, group)) throw new Error(`${what}: scale group ${g} has the non-finite scale ${s}`);
+    if (s - s !== 0) {
+      if (hasNonzero(codes, g * group, group)) throw new Error(`${what}: scale group ${g} has the non-finite scale ${s}`);
+      scales[g] = 0; // every code is 0, so the junk scale carries no weight
       continue;
     }
-    if (s - s !== 0 && hasNonzero(codes, g * group, group)) throw new Error(`${what}: scale group ${g} has the non-finite scale ${s}`);
-    scales[g] = -s;
-    for (let i = g * group; i < (g + 1) * group; i++) codes[i] = -codes[i];
+    if (s < 0) for (let i = g * group; i < (g + 1) * group; i++) codes[i] = -codes[i];
+    scales[g] = Math.abs(s);
   }
   return { codes, scales, group };
 }

@@ -5,7 +5,7 @@
  */
 import { ContextOverflowError } from "../model/errors.ts";
 import type { BitNetModel } from "../model/model.ts";
-import { renderChat, type ChatMessage } from "./chat-template.ts";
+import { chooseChatTemplate, renderChat, type ChatMessage } from "./chat-template.ts";
 import { Sampler, type SamplingOptions } from "./sampler.ts";
 import { StopMatcher } from "./stop.ts";
 
@@ -105,7 +105,7 @@ export async function* generate(
 }
 
 export interface ChatOptions extends GenerateOptions {
-  /** A Jinja chat template; default: the file's `tokenizer.chat_template`, else the BitNet b1.58 2B4T format. */
+  /** A Jinja chat template; default: the file's `tokenizer.chat_template` (unless it is bitnet.cpp's placeholder), else the BitNet b1.58 2B4T format. */
   template?: string;
 }
 
@@ -114,7 +114,7 @@ export function chat(model: BitNetModel, messages: ChatMessage[], opts: ChatOpti
   const tok = model.tokenizer;
   const bosToken = tok.bos !== undefined ? tok.tokenText(tok.bos) : undefined;
   const eosToken = tok.eos !== undefined ? tok.tokenText(tok.eos) : undefined;
-  const text = renderChat(messages, { template: opts.template ?? tok.chatTemplate, bosToken, eosToken, addGenerationPrompt: true });
+  const text = renderChat(messages, { template: opts.template ?? chooseChatTemplate(tok.chatTemplate), bosToken, eosToken, addGenerationPrompt: true });
   // Templates write BOS themselves when they want it; adding another would change the model's input.
   const addBos = bosToken !== undefined && text.startsWith(bosToken) ? false : opts.addBos;
   return generate(model, text, { ...opts, addBos, special: true }, onFinish);

@@ -30,6 +30,8 @@ export interface SyntheticSpec {
   activation?: FfnActivation;
   linearType: SyntheticLinearType;
   embeddingType: "f32" | "f16";
+  /** Give every linear matrix a `.scale` companion (llama.cpp's optional per-tensor multiplier). */
+  outputScales?: boolean;
   /** Write a separate `output.weight` instead of tying the head to the embedding ("llama" only). */
   untiedOutput?: boolean;
   seed: number;
@@ -146,24 +148,22 @@ export function syntheticModel(spec: SyntheticSpec): { header: GGUFWriteHeader; 
       type: GGMLType.F32,
       make: (r) => normValues(r, n),
     });
-    const linear = (name: "attn_q" | "attn_k" | "attn_v" | "attn_output" | "ffn_gate" | "ffn_up" | "ffn_down", rows: number, cols: number): TensorPlan => ({
-      name: blockTensorName(l, name),
-      shape: [cols, rows],
-      type: lin,
-      make: (r) => ternaryValues(r, rows * cols),
-    });
+    const linear = (name: "attn_q" | "attn_k" | "attn_v" | "attn_output" | "ffn_gate" | "ffn_up" | "ffn_down", rows: number, cols: number): TensorPlan[] => [
+      { name: blockTensorName(l, name), shape: [cols, rows], type: lin, make: (r) => ternaryValues(r, rows * cols) },
+      ...(spec.outputScales ? [{ name: blockTensorName(l, name, "scale"), shape: [1], type: GGMLType.F32, make: (r: Rng) => Float32Array.of(0.5 + r.next()) }] : []),
+    ];
     plans.push(
       norm("attn_norm", D),
-      linear("attn_q", D, D),
-      linear("attn_k", KV, D),
-      linear("attn_v", KV, D),
+      ...linear("attn_q", D, D),
+      ...linear("attn_k", KV, D),
+      ...linear("attn_v", KV, D),
       ...(subNorms ? [norm("attn_sub_norm", D)] : []),
-      linear("attn_output", D, D),
+      ...linear("attn_output", D, D),
       norm("ffn_norm", D),
-      linear("ffn_gate", F, D),
-      linear("ffn_up", F, D),
+      ...linear("ffn_gate", F, D),
+      ...linear("ffn_up", F, D),
       ...(subNorms ? [norm("ffn_sub_norm", F)] : []),
-      linear("ffn_down", D, F),
+      ...linear("ffn_down", D, F),
     );
   }
   return {

@@ -70,7 +70,7 @@ const code = (c: string): number => c.charCodeAt(0);
  * llama.cpp's clean_spaces, three in-place passes over the bytes: drop the space before ? ! . , ; turn " ' " into
  * "'"; drop the space before 's 'm 're 've. Returns the cleaned prefix of `text`.
  */
-export function cleanSpaces(text: Uint8Array): Uint8Array {
+export function applyCleanSpaces(text: Uint8Array): Uint8Array {
   let total = text.length;
 
   let n = total;

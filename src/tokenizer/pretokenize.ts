@@ -28,7 +28,7 @@ export interface PreTokenizer {
   readonly ignoreMerges: boolean;
   /** llama.cpp's default add_bos for this pre-tokenizer, before `tokenizer.ggml.add_bos_token` overrides it. */
   readonly addBosDefault: boolean;
-  /** llama.cpp's clean_spaces for this pre-tokenizer (used by decode's cleanSpaces option). */
+  /** llama.cpp's clean_spaces for this pre-tokenizer (what llama_detokenize applies). */
   readonly cleanSpaces: boolean;
 }
 

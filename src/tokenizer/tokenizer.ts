@@ -4,7 +4,7 @@
 
 import { BpeTokenizer } from "./bpe.ts";
 import { partitionSpecial } from "./partition.ts";
-import { PieceTable, cleanSpaces } from "./pieces.ts";
+import { PieceTable, applyCleanSpaces } from "./pieces.ts";
 import { SpmTokenizer } from "./spm.ts";
 import { createStreamDecoder } from "./stream-decoder.ts";
 import type { DecodeOptions, EncodeOptions, StreamDecoder, StreamDecoderOptions, Tokenizer } from "./types.ts";
@@ -24,6 +24,7 @@ class GGUFTokenizer implements Tokenizer {
   readonly eot: number | undefined;
   readonly addBos: boolean;
   readonly addEos: boolean;
+  readonly cleanSpaces: boolean;
   readonly stopTokens: ReadonlySet<number>;
   readonly chatTemplate: string | undefined;
   private readonly vocab: Vocab;
@@ -39,6 +40,7 @@ class GGUFTokenizer implements Tokenizer {
     this.eot = vocab.ids.eot;
     this.addBos = vocab.addBos;
     this.addEos = vocab.addEos;
+    this.cleanSpaces = vocab.cleanSpaces;
     this.stopTokens = vocab.eog;
     this.chatTemplate = vocab.chatTemplate;
     this.fragmentTokenizer = vocab.preTokenizer ? new BpeTokenizer(vocab, vocab.preTokenizer) : new SpmTokenizer(vocab);
@@ -77,7 +79,7 @@ class GGUFTokenizer implements Tokenizer {
       return i === 0 && this.vocab.addSpacePrefix && piece[0] === 0x20 ? piece.subarray(1) : piece;
     });
     let bytes = concatBytes(parts);
-    if (options.cleanSpaces) bytes = cleanSpaces(bytes);
+    if (options.cleanSpaces) bytes = applyCleanSpaces(bytes);
     return utf8Decode(bytes);
   }
 

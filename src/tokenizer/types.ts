@@ -14,9 +14,9 @@ export interface DecodeOptions {
   /** Render control and unknown tokens as nothing instead of their text. Default false (they are rendered). */
   skipSpecial?: boolean;
   /**
-   * Apply llama.cpp's `clean_spaces` pass (" ," -> ",", " 's" -> "'s", ...) as llama_detokenize does for most BPE
-   * vocabularies. Default false, because llama.cpp's generation paths (server, CLI) stream raw pieces without it,
-   * and a stream decoder cannot apply it without look-ahead.
+   * Apply llama.cpp's `clean_spaces` pass (" ," -> ",", " 's" -> "'s", ...). Default false, because llama.cpp's
+   * generation paths (server, CLI) emit raw pieces without it and a stream decoder cannot apply it without
+   * look-ahead. Pass `{ cleanSpaces: tokenizer.cleanSpaces }` to get exactly what llama_detokenize returns.
    */
   cleanSpaces?: boolean;
 }
@@ -47,6 +47,8 @@ export interface Tokenizer {
   readonly eot: number | undefined;
   readonly addBos: boolean;
   readonly addEos: boolean;
+  /** Whether llama_detokenize applies its clean_spaces pass for this vocabulary (most BPE pre-tokenizers do; SPM does not). */
+  readonly cleanSpaces: boolean;
   /** End-of-generation ids (eos, eot, and other control tokens the vocab marks as end-of-generation, e.g. <|eot_id|>, <|end_of_text|>). */
   readonly stopTokens: ReadonlySet<number>;
   /** `tokenizer.chat_template`, when the file has one. */

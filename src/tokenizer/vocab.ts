@@ -30,6 +30,7 @@ export interface Vocab {
   readonly addBos: boolean;
   readonly addEos: boolean;
   readonly addSpacePrefix: boolean;
+  /** llama.cpp's clean_spaces flag (what llama_detokenize does; decode only applies it on request). */
   readonly cleanSpaces: boolean;
   readonly eog: ReadonlySet<number>;
   /** Ids with control, user-defined or unknown attributes, longest UTF-8 text first: the order text is searched for them. */
@@ -37,9 +38,12 @@ export interface Vocab {
   readonly chatTemplate: string | undefined;
 }
 
-/** Unambiguous key for a merge pair, whatever characters the halves contain. */
+/**
+ * Key of a merge pair: "left right", i.e. the merge line itself, so loading a 280k-merge vocabulary copies no
+ * strings. Unambiguous because byte-level symbols never contain U+0020 (the byte 0x20 is spelled "Ġ").
+ */
 export function mergeKey(left: string, right: string): string {
-  return `${left.length}:${left}${right}`;
+  return left + " " + right;
 }
 
 const SPECIAL_ID_KEYS: readonly [keyof SpecialIds, string][] = [
@@ -62,8 +66,7 @@ function readMerges(meta: Metadata, what: string): Map<string, number> {
   const ranks = new Map<string, number>();
   for (let i = 0; i < merges.length; i++) {
     // llama.cpp splits at the first space after the first character; a line without one pairs "" with "".
-    const pos = merges[i].indexOf(" ", 1);
-    const key = pos < 0 ? mergeKey("", "") : mergeKey(merges[i].slice(0, pos), merges[i].slice(pos + 1));
+    const key = merges[i].indexOf(" ", 1) < 0 ? mergeKey("", "") : merges[i];
     if (!ranks.has(key)) ranks.set(key, i);
   }
   return ranks;

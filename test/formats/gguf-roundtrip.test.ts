@@ -195,9 +195,9 @@ describe("random synthetic GGUF files: write, then read with ours and @huggingfa
 });
 
 describe("a header larger than the reader's chunk", () => {
-  it("a 200k-token vocabulary reads back equal, and @huggingface/gguf agrees", async () => {
+  it("an 80k-token vocabulary (several 1 MiB chunks) reads back equal, and @huggingface/gguf agrees", async () => {
     const r = rng(99);
-    const tokens = Array.from({ length: 200_000 }, (_, i) => `tok${i}${"▁ab日"[i % 4].repeat(r.int(0, 12))}`);
+    const tokens = Array.from({ length: 80_000 }, (_, i) => `tok${i}${"▁ab日"[i % 4].repeat(r.int(0, 24))}`);
     const scores = tokens.map(() => Math.fround(r.next() * -20));
     const types = tokens.map((_, i) => (i < 3 ? 3 : 1));
     const metadata: GGUFMetadataEntry[] = [
@@ -212,7 +212,7 @@ describe("a header larger than the reader's chunk", () => {
     const source = await openFileSource(path);
     try {
       const file = await readGGUF(source);
-      assert.ok(file.dataOffset > 3 << 20, `header is ${file.dataOffset} bytes`);
+      assert.ok(file.dataOffset > 2 << 20, `header is ${file.dataOffset} bytes`);
       assert.deepStrictEqual(file.metadata["tokenizer.ggml.tokens"], tokens);
       assert.deepStrictEqual(file.metadata["tokenizer.ggml.scores"], scores);
       assert.deepStrictEqual(file.metadata["tokenizer.ggml.token_type"], types);

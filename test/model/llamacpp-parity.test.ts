@@ -22,6 +22,7 @@ const SHAPES: Omit<SyntheticSpec, "seed" | "architecture" | "vocabSize" | "embed
   { linearType: "tq1_0", dim: 256, ffnDim: 512, nLayers: 2, nHeads: 4, nKvHeads: 4 },
   { linearType: "tq2_0", dim: 512, ffnDim: 512, nLayers: 1, nHeads: 8, nKvHeads: 2 },
   { linearType: "tq1_0", dim: 512, ffnDim: 1024, nLayers: 1, nHeads: 4, nKvHeads: 2 },
+  { linearType: "tq2_0", dim: 256, ffnDim: 512, nLayers: 2, nHeads: 2, nKvHeads: 1, outputScales: true },
 ];
 const PROMPT = [1, 261, 300, 333, 280, 295, 310];
 
@@ -43,7 +44,7 @@ describe("parity with llama.cpp on random models", () => {
   });
 
   for (const [i, shape] of SHAPES.entries()) {
-    const label = `${shape.linearType} dim ${shape.dim} ffn ${shape.ffnDim} heads ${shape.nHeads}/${shape.nKvHeads}`;
+    const label = `${shape.linearType} dim ${shape.dim} ffn ${shape.ffnDim} heads ${shape.nHeads}/${shape.nKvHeads}${shape.outputScales ? " with .scale tensors" : ""}`;
     it(`${label}: block256 logits within 1e-3 and 32 identical greedy tokens`, async () => {
       const want = await llamaCppGreedy(paths[i], PROMPT, 32);
       const wantLogits = await llamaCppLastLogits(paths[i], PROMPT);

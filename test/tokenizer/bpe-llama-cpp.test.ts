@@ -22,7 +22,7 @@ const randomTexts = [
     .map((w) => w.join("")), { numRuns: 200, seed: 10 }),
 ];
 
-// llama.cpp's clean_spaces is on for these pre-tokenizers and off for qwen2.
+// llama.cpp's clean_spaces is on for these pre-tokenizers and off for qwen2 (llama_vocab::impl::load).
 const PRES = [
   { pre: "llama-bpe", cleanSpaces: true },
   { pre: "gpt-2", cleanSpaces: true },
@@ -61,7 +61,7 @@ for (const { pre, cleanSpaces } of PRES) {
       for (const ids of sequences) {
         for (const special of [false, true]) {
           const expected = model.detokenize(ids as Token[], special);
-          const actual = ours.decode(ids, { skipSpecial: !special, cleanSpaces });
+          const actual = ours.decode(ids, { skipSpecial: !special, cleanSpaces: ours.cleanSpaces });
           if (actual !== expected) bad.push(`${JSON.stringify(ids)} special=${special}: llama.cpp ${JSON.stringify(expected)} ours ${JSON.stringify(actual)}`);
           const pieces = new TextDecoder("utf-8", { ignoreBOM: true }).decode(Uint8Array.from(ids.flatMap((id) => (special || id < vocab.bos || id === vocab.userDefined ? [...ours.tokenToBytes(id)] : []))));
           if (ours.decode(ids, { skipSpecial: !special }) !== pieces) bad.push(`${JSON.stringify(ids)}: decode without cleanSpaces is not the pieces`);
@@ -70,8 +70,9 @@ for (const { pre, cleanSpaces } of PRES) {
       assert.deepEqual(bad, []);
     });
 
-    test("BOS default, special ids and end-of-generation set match llama.cpp", () => {
+    test("BOS default, clean_spaces flag, special ids and end-of-generation set match llama.cpp", () => {
       assert.equal(ours.kind, "gpt2");
+      assert.equal(ours.cleanSpaces, cleanSpaces);
       assert.equal(ours.addBos, model.tokens.shouldPrependBosToken);
       assert.equal(ours.addBos, pre === "llama-bpe");
       assert.equal(ours.bos, model.tokens.bos);

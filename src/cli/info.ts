@@ -1,0 +1,258 @@
+/**
+ * `bitnet info FILE [--json]`: what a GGUF file holds, read from its header only (no tensor data):
+ * version, architecture, hyperparameters, a tokenizer summary, every tensor with its shape, type and
+ * bytes, and totals, including the bits per weight of the linear (ternary) layers.
+ *
+ * `--json` prints one object:
+ *   { file, file_size, version, alignment, data_offset, architecture, metadata, tokenizer,
+ *     tensors: [{ name, shape, type, bytes }], parameters, total_bytes,
+ *     linear_parameters, linear_bytes, linear_bits_per_weight }
+ * - `shape` is in GGUF order (ne[0] first); `type` is ggml's lower-case name (f32, f16, tq2_0, i2_s, ...).
+ * - `metadata` has every key in file order. An array with more than METADATA_ARRAY_LIMIT (16) elements
+ *   is replaced by `{ "type": "array", "element_type": <gguf value type, e.g. "string">, "length": n }`;
+ *   shorter arrays are given in full. 64-bit integers beyond 2^53 and non-finite floats become strings.
+ * - `total_bytes` is the sum of the tensors' data bytes (without alignment padding); `linear_*` cover
+ *   the blk.N.{attn_q,attn_k,attn_v,attn_output,ffn_gate,ffn_up,ffn_down}.weight tensors, and
+ *   `linear_bits_per_weight` = 8·linear_bytes / linear_parameters (null when the file has none).
+ */
+import type { Command } from "commander";
+import { existsSync, statSync } from "node:fs";
+import { tensorRole } from "../convert/convert-gguf.ts";
+import { readGGUF, type GGUFFile } from "../formats/gguf/reader.ts";
+import { elementCount, typeName } from "../formats/gguf/types.ts";
+import { GGUFValueType, describeType, type GGUFValue, type GGUFValueTypeDescriptor } from "../formats/gguf/value-types.ts";
+import { openFileSource } from "../node/file-source.ts";
+
+/** Arrays longer than this are summarized in `--json` and in the text output. */
+export const METADATA_ARRAY_LIMIT = 16;
+
+type Json = string | number | boolean | null | Json[] | { [key: string]: Json };
+
+export interface InfoTensor {
+  name: string;
+  shape: number[];
+  type: string;
+  bytes: number;
+}
+
+export interface TokenizerSummary {
+  model: string | null;
+  pre: string | null;
+  vocab_size: number | null;
+  bos_token_id: number | null;
+  bos_token: string | null;
+  eos_token_id: number | null;
+  eos_token: string | null;
+  merges: number;
+  chat_template: boolean;
+}
+
+export interface ModelInfo {
+  file: string;
+  file_size: number;
+  version: number;
+  alignment: number;
+  data_offset: number;
+  architecture: string | null;
+  metadata: Record<string, Json>;
+  tokenizer: TokenizerSummary | null;
+  tensors: InfoTensor[];
+  parameters: number;
+  total_bytes: number;
+  linear_parameters: number;
+  linear_bytes: number;
+  linear_bits_per_weight: number | null;
+}
+
+export function registerInfo(program: Command): void {
+  program
+    .command("info")
+    .description("show a GGUF file's metadata, tensors and bits per weight")
+    .argument("<file>", "GGUF file")
+    .option("--json", "print one JSON object")
+    .action(async (path: string, flags: { json?: boolean }) => {
+      if (!existsSync(path)) throw new Error(`${path}: no such file`);
+      if (statSync(path).isDirectory()) throw new Error(`${path}: is a directory, not a GGUF file`);
+      const source = await openFileSource(path);
+      try {
+        const file = await readGGUF(source);
+        const info = summarizeGGUF(file);
+        process.stdout.write(flags.json ? `${JSON.stringify(info, null, 2)}\n` : renderInfo(info, file));
+      } finally {
+        await source.close();
+      }
+    });
+}
+
+export function summarizeGGUF(file: GGUFFile): ModelInfo {
+  // fromEntries defines own properties, so even a key named `__proto__` survives.
+  const metadata: Record<string, Json> = Object.fromEntries(file.metadataKeys.map((k) => [k, jsonValue(file.metadata[k], file.metadataTypes[k])]));
+  const tensors = file.tensors.map((t) => ({ name: t.name, shape: [...t.shape], type: typeName(t.type), bytes: t.byteSize }));
+  let parameters = 0;
+  let totalBytes = 0;
+  let linearParameters = 0;
+  let linearBytes = 0;
+  for (const t of file.tensors) {
+    const n = elementCount(t.shape);
+    parameters += n;
+    totalBytes += t.byteSize;
+    if (tensorRole(t.name) === "linear") {
+      linearParameters += n;
+      linearBytes += t.byteSize;
+    }
+  }
+  const arch = own(file.metadata, "general.architecture");
+  return {
+    file: file.source.name,
+    file_size: file.source.size,
+    version: file.version,
+    alignment: file.alignment,
+    data_offset: file.dataOffset,
+    architecture: typeof arch === "string" ? arch : null,
+    metadata,
+    tokenizer: tokenizerSummary(file),
+    tensors,
+    parameters,
+    total_bytes: totalBytes,
+    linear_parameters: linearParameters,
+    linear_bytes: linearBytes,
+    linear_bits_per_weight: linearParameters > 0 ? (8 * linearBytes) / linearParameters : null,
+  };
+}
+
+function own(obj: Record<string, GGUFValue>, key: string): GGUFValue | undefined {
+  return Object.hasOwn(obj, key) ? obj[key] : undefined;
+}
+
+function tokenizerSummary(file: GGUFFile): TokenizerSummary | null {
+  const m = file.metadata;
+  if (!file.metadataKeys.some((k) => k.startsWith("tokenizer."))) return null;
+  const str = (k: string): string | null => {
+    const v = own(m, k);
+    return typeof v === "string" ? v : null;
+  };
+  const int = (k: string): number | null => {
+    const v = own(m, k);
+    return typeof v === "number" ? v : null;
+  };
+  const len = (k: string): number | null => {
+    const v = own(m, k);
+    return Array.isArray(v) ? v.length : null;
+  };
+  const tokens = own(m, "tokenizer.ggml.tokens");
+  const piece = (id: number | null): string | null => (id !== null && Array.isArray(tokens) && typeof tokens[id] === "string" ? tokens[id] : null);
+  const bos = int("tokenizer.ggml.bos_token_id");
+  const eos = int("tokenizer.ggml.eos_token_id");
+  return {
+    model: str("tokenizer.ggml.model"),
+    pre: str("tokenizer.ggml.pre"),
+    vocab_size: len("tokenizer.ggml.tokens"),
+    bos_token_id: bos,
+    bos_token: piece(bos),
+    eos_token_id: eos,
+    eos_token: piece(eos),
+    merges: len("tokenizer.ggml.merges") ?? 0,
+    chat_template: typeof own(m, "tokenizer.chat_template") === "string",
+  };
+}
+
+/** A metadata value for JSON, with long arrays summarized (see the file comment for the rule). */
+function jsonValue(v: GGUFValue, type: GGUFValueTypeDescriptor | undefined): Json {
+  if (Array.isArray(v)) {
+    const elementType = type && type.type === GGUFValueType.ARRAY ? describeType(type).replace(/^array<(.*)>$/, "$1") : "unknown";
+    if (v.length > METADATA_ARRAY_LIMIT) return { type: "array", element_type: elementType, length: v.length };
+    const items = type && type.type === GGUFValueType.ARRAY && type.subType === GGUFValueType.ARRAY ? type.items : undefined;
+    return v.map((x, i) => jsonValue(x, items?.[i]));
+  }
+  if (typeof v === "bigint") return v.toString();
+  if (typeof v === "number" && !Number.isFinite(v)) return String(v);
+  return v;
+}
+
+/** The shortest decimal that reads back as the same float32 (1e-5 rather than 0.000009999999747378752). */
+function shortestF32(v: number): number {
+  for (let p = 1; p < 17; p++) {
+    const d = Number(v.toPrecision(p));
+    if (Math.fround(d) === v) return d;
+  }
+  return v;
+}
+
+const fmt = (n: number): string => n.toLocaleString("en-US");
+
+/** The human-readable report; `file` supplies the metadata types, so f32 values print as short as they read. */
+export function renderInfo(info: ModelInfo, file: GGUFFile): string {
+  const lines: string[] = [];
+  const md: Record<string, Json> = Object.fromEntries(
+    Object.entries(info.metadata).map(([k, v]) => [k, Object.hasOwn(file.metadataTypes, k) && file.metadataTypes[k].type === GGUFValueType.FLOAT32 && typeof v === "number" ? shortestF32(v) : v]),
+  );
+  lines.push(`file:            ${info.file} (${fmt(info.file_size)} bytes)`);
+  lines.push(`gguf version:    ${info.version} (alignment ${info.alignment}, tensor data at byte ${fmt(info.data_offset)})`);
+  lines.push(`architecture:    ${info.architecture ?? "(none)"}`);
+  if (typeof md["general.name"] === "string") lines.push(`name:            ${md["general.name"]}`);
+  if (typeof md["general.file_type"] === "number") lines.push(`file type:       ${md["general.file_type"]}${FILE_TYPES[md["general.file_type"]] ? ` (${FILE_TYPES[md["general.file_type"]]})` : ""}`);
+
+  const prefix = info.architecture !== null ? `${info.architecture}.` : undefined;
+  const hyper = prefix ? Object.keys(md).filter((k) => k.startsWith(prefix)) : [];
+  lines.push("", hyper.length > 0 ? "hyperparameters:" : "hyperparameters: (none)");
+  pushKeyValues(lines, hyper.map((k) => [k.slice(prefix?.length ?? 0), md[k]]));
+
+  const tok = info.tokenizer;
+  if (tok) {
+    const text = (id: number | null, piece: string | null): string => (id === null ? "(none)" : piece !== null ? `${id} ${JSON.stringify(piece)}` : String(id));
+    lines.push("", "tokenizer:");
+    pushKeyValues(lines, [
+      ["model", tok.model ?? "(none)"],
+      ["pre-tokenizer", tok.pre ?? "(none)"],
+      ["vocab size", tok.vocab_size ?? "(none)"],
+      ["bos", text(tok.bos_token_id, tok.bos_token)],
+      ["eos", text(tok.eos_token_id, tok.eos_token)],
+      ["merges", tok.merges],
+      ["chat template", tok.chat_template ? "yes" : "no"],
+    ]);
+  } else {
+    lines.push("", "tokenizer: (none)");
+  }
+
+  const shown = new Set(["general.architecture", "general.name", "general.file_type", ...hyper]);
+  const other = Object.keys(md).filter((k) => !shown.has(k) && !k.startsWith("tokenizer."));
+  if (other.length > 0) {
+    lines.push("", "other metadata:");
+    pushKeyValues(lines, other.map((k) => [k, md[k]]));
+  }
+
+  lines.push("", `tensors (${info.tensors.length}):`);
+  const rows = info.tensors.map((t) => [t.name, `[${t.shape.join(", ")}]`, t.type, fmt(t.bytes)]);
+  const header = ["name", "shape", "type", "bytes"];
+  const widths = header.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c].length)));
+  const row = (r: string[]): string => `  ${r[0].padEnd(widths[0])}  ${r[1].padEnd(widths[1])}  ${r[2].padEnd(widths[2])}  ${r[3].padStart(widths[3])}`;
+  lines.push(row(header), ...rows.map(row));
+
+  lines.push("", "totals:");
+  pushKeyValues(lines, [
+    ["parameters", fmt(info.parameters)],
+    ["tensor bytes", fmt(info.total_bytes)],
+    [
+      "linear bits/weight",
+      info.linear_bits_per_weight === null
+        ? "(no linear layers)"
+        : `${info.linear_bits_per_weight.toFixed(4)} (${fmt(info.linear_bytes)} bytes for ${fmt(info.linear_parameters)} weights)`,
+    ],
+  ]);
+  return `${lines.join("\n")}\n`;
+}
+
+/** llama_ftype names for the numbers `general.file_type` usually holds in BitNet files (see src/convert/targets.ts). */
+const FILE_TYPES: Record<number, string> = { 0: "all f32", 1: "mostly f16", 32: "mostly bf16", 36: "mostly tq1_0", 37: "mostly tq2_0", 40: "mostly i2_s in bitnet.cpp; q1_0 in upstream llama.cpp" };
+
+function pushKeyValues(lines: string[], entries: [string, Json][]): void {
+  const width = Math.max(0, ...entries.map(([k]) => k.length));
+  for (const [k, v] of entries) lines.push(`  ${k.padEnd(width)}  ${shortText(v)}`);
+}
+
+function shortText(v: Json): string {
+  if (v !== null && typeof v === "object" && !Array.isArray(v) && v.type === "array") return `[${String(v.element_type)} × ${String(v.length)}]`;
+  const s = typeof v === "string" ? v : JSON.stringify(v);
+  const oneLine = s.replace(/\n/g, "\\n");
+  return oneLine.length > 100 ? `${oneLine.slice(0, 97)}...` : oneLine;
+}
