@@ -73,7 +73,8 @@ class GGUFTokenizer implements Tokenizer {
 
   decode(ids: readonly number[], options: DecodeOptions = {}): string {
     const render = !(options.skipSpecial ?? false);
-    // Only the very first token loses a leading space, even when that token is BOS (llama_detokenize).
+    // Only the first piece loses one leading space; when the first token is BOS, the text after it keeps its
+    // space (llama_detokenize with remove_special=false, as node-llama-cpp calls it).
     const parts = ids.map((id, i) => {
       const piece = this.pieces.piece(id, render);
       return i === 0 && this.vocab.addSpacePrefix && piece[0] === 0x20 ? piece.subarray(1) : piece;

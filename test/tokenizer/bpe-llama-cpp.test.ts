@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { after, describe, test } from "node:test";
 import fc from "fast-check";
-import type { Token } from "node-llama-cpp";
+import type { LlamaModel, Token } from "node-llama-cpp";
 import { tokenizerFromGGUF } from "../../src/tokenizer/index.ts";
 import { LlamaCppReference, entriesToMetadata } from "./reference.ts";
 import { CORPUS, SAMPLE_TEXTS, bpeGGUFEntries, seededRandom, trainByteLevelBpe } from "./test-vocabs.ts";
@@ -30,11 +30,14 @@ const PRES = [
   { pre: "qwen2", cleanSpaces: false },
 ];
 
+// Loaded one after another before the suites run: concurrent loads in node-llama-cpp are several times slower.
+const models = new Map<string, LlamaModel>();
+for (const { pre } of PRES) models.set(pre, await reference.loadMetadata(`bpe-${pre}`, bpeGGUFEntries(vocab, pre)));
+
 for (const { pre, cleanSpaces } of PRES) {
-  describe(`byte-level BPE, tokenizer.ggml.pre="${pre}", vs llama.cpp`, async () => {
-    const entries = bpeGGUFEntries(vocab, pre);
-    const ours = tokenizerFromGGUF(entriesToMetadata(entries), `test vocab ${pre}`);
-    const model = await reference.loadMetadata(`bpe-${pre}`, entries);
+  describe(`byte-level BPE, tokenizer.ggml.pre="${pre}", vs llama.cpp`, () => {
+    const ours = tokenizerFromGGUF(entriesToMetadata(bpeGGUFEntries(vocab, pre)), `test vocab ${pre}`);
+    const model = models.get(pre)!;
 
     test("encode matches llama_tokenize, with and without special-token parsing", () => {
       const bad: string[] = [];

@@ -57,12 +57,25 @@ function randomIdSequences(vocabSize: number, count: number, seed: number): numb
   return Array.from({ length: count }, () => Array.from({ length: 1 + Math.floor(random() * 12) }, () => Math.floor(random() * vocabSize)));
 }
 
-for (const file of ["bitnet-tiny-tq2_0.gguf", "bitnet-small-tq1_0.gguf"]) {
-  describe(`fixture ${file} vs llama.cpp`, async () => {
-    const path = join(FIXTURES, file);
-    const ours = tokenizerFromGGUF(await fixtureMetadata(path), path);
-    const model = await reference.load(path);
+// Everything is loaded one after another before the suites run: concurrent loads in node-llama-cpp are several
+// times slower.
+const FILES = ["bitnet-tiny-tq2_0.gguf", "bitnet-small-tq1_0.gguf"];
+const fixtures: { file: string; ours: Tokenizer; model: LlamaModel }[] = [];
+for (const file of FILES) {
+  const path = join(FIXTURES, file);
+  fixtures.push({ file, ours: tokenizerFromGGUF(await fixtureMetadata(path), path), model: await reference.load(path) });
+}
+const spmVocab = buildSpmVocab(CORPUS.join(" "), 42);
+const variants: { name: string; ours: Tokenizer; model: LlamaModel }[] = [];
+for (const [name, entries] of [
+  ["default add_space_prefix", spmGGUFEntries(spmVocab)],
+  ["add_space_prefix=false", spmGGUFEntries(spmVocab, { addSpacePrefix: false })],
+] as const) {
+  variants.push({ name, ours: tokenizerFromGGUF(entriesToMetadata(entries), name), model: await reference.loadMetadata(name.replace(/\W+/g, "-"), entries) });
+}
 
+for (const { file, ours, model } of fixtures) {
+  describe(`fixture ${file} vs llama.cpp`, () => {
     test("encode matches llama_tokenize on the sample texts, with and without special-token parsing", () => {
       assert.deepEqual(encodeMismatches(ours, model, SAMPLE_TEXTS), []);
     });
@@ -87,15 +100,8 @@ for (const file of ["bitnet-tiny-tq2_0.gguf", "bitnet-small-tq1_0.gguf"]) {
   });
 }
 
-describe("SPM vocabulary with real merges vs llama.cpp", async () => {
-  const vocab = buildSpmVocab(CORPUS.join(" "), 42);
-  const variants = [
-    { name: "default add_space_prefix", entries: spmGGUFEntries(vocab) },
-    { name: "add_space_prefix=false", entries: spmGGUFEntries(vocab, { addSpacePrefix: false }) },
-  ];
-  for (const { name, entries } of variants) {
-    const ours = tokenizerFromGGUF(entriesToMetadata(entries), name);
-    const model = await reference.loadMetadata(name.replace(/\W+/g, "-"), entries);
+describe("SPM vocabulary with real merges vs llama.cpp", () => {
+  for (const { name, ours, model } of variants) {
 
     test(`${name}: encode matches llama_tokenize on the sample texts`, () => {
       assert.deepEqual(encodeMismatches(ours, model, SAMPLE_TEXTS), []);
@@ -109,7 +115,7 @@ describe("SPM vocabulary with real merges vs llama.cpp", async () => {
     test(`${name}: decode matches llama_detokenize on random ids, including control, user-defined and unused tokens`, () => {
       const sequences = [
         ...randomIdSequences(ours.vocabSize, 300, 11),
-        [1, vocab.control, vocab.userDefined, vocab.control + 2, 3 + 0x20, 300],
+        [1, spmVocab.control, spmVocab.userDefined, spmVocab.control + 2, 3 + 0x20, 300],
         [3 + 0x20, 3 + 0x41], // a byte-token space first: llama.cpp strips it too
       ];
       assert.deepEqual(decodeMismatches(ours, model, sequences), []);
@@ -125,9 +131,8 @@ describe("SPM vocabulary with real merges vs llama.cpp", async () => {
 });
 
 test("the user-defined token is matched even without special parsing, control tokens only with it", () => {
-  const vocab = buildSpmVocab(CORPUS.join(" "), 42);
-  const ours = tokenizerFromGGUF(entriesToMetadata(spmGGUFEntries(vocab)));
-  assert.ok(ours.encode("a<tool>b", { addBos: false }).includes(vocab.userDefined));
-  assert.ok(!ours.encode("a<|im_start|>b", { addBos: false }).includes(vocab.control));
-  assert.ok(ours.encode("a<|im_start|>b", { addBos: false, parseSpecial: true }).includes(vocab.control));
+  const ours = variants[0].ours;
+  assert.ok(ours.encode("a<tool>b", { addBos: false }).includes(spmVocab.userDefined));
+  assert.ok(!ours.encode("a<|im_start|>b", { addBos: false }).includes(spmVocab.control));
+  assert.ok(ours.encode("a<|im_start|>b", { addBos: false, parseSpecial: true }).includes(spmVocab.control));
 });

@@ -62,14 +62,16 @@ export function tinyRun(c: TrainConfig, opts: { seed: number; steps: number; B: 
 
 /**
  * The training tests of one variant (one file per variant so they run in parallel):
- * the tiny preset (0.13M parameters) on byte ids of CORPUS, B=4 × T=32, AdamW lr 1e-2 (warm-up 5,
- * linear decay to 1e-3), seed 1, 60 steps. Bound: the mean of the last 5 losses is below 2.2 nats and
- * below 40% of the first loss (≈ ln 512 = 6.24), and the first loss equals the float64 model's
- * (ref64.ts) at the same initial parameters (rtol 1e-5). Seen on the dev machine: ternary ≈ 1.69, fp ≈ 1.05.
+ * the tiny preset (0.13M parameters) on byte ids of CORPUS, B=4 × T=16, AdamW lr 1e-2 (warm-up 5,
+ * linear decay to 1e-3), seed 1, 100 steps. Bound: the mean of the last 5 losses is below 1.6 nats,
+ * well under the corpus's unigram entropy (2.47 nats, the plateau a model without context stalls on;
+ * the bigram entropy is 1.13) and a quarter of the first loss (≈ ln 512 = 6.24); and the first loss
+ * equals the float64 model's (ref64.ts) at the same initial parameters (rtol 1e-5).
+ * Seen on the dev machine, seeds 1…6: ternary 0.53–1.10 (seed 1: 1.10), fp 0.25–0.89 (seed 1: 0.83).
  * Determinism: two runs with the same seed give bit-identical losses and parameters.
  */
 export function defineTrainingTests(weights: WeightMode): void {
-  const run = { seed: 1, steps: 60, B: 4, T: 32, lr: 1e-2 };
+  const run = { seed: 1, steps: 100, B: 4, T: 16, lr: 1e-2 };
   test(`tiny ${weights} training lowers the loss well below its start`, () => {
     const { losses } = tinyRun({ ...presets.tiny, weights }, run);
     const first = losses[0];
@@ -86,7 +88,7 @@ export function defineTrainingTests(weights: WeightMode): void {
     assert.ok(Math.abs(first - ref) <= 1e-5 * ref, `first loss ${first} vs float64 model ${ref}`);
     assert.ok(Math.abs(first - Math.log(512)) < 0.2, `first loss ${first} is near ln(512)`);
     const tail = losses.slice(-5).reduce((a, b) => a + b, 0) / 5;
-    assert.ok(tail < 2.2 && tail < 0.4 * first, `${weights}: final loss ${tail.toFixed(3)} (first ${first.toFixed(3)})`);
+    assert.ok(tail < 1.6, `${weights}: final loss ${tail.toFixed(3)} (first ${first.toFixed(3)})`);
   });
 
   test(`tiny ${weights} training is deterministic for a fixed seed (bit-identical losses)`, () => {
