@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fixturesDir, tempDir } from "../formats/helpers.ts";
-import { runCli, type CliRun } from "../convert/helpers.ts";
+import { runCli, type CliRun } from "./run-cli.ts";
 
 const tmp = tempDir("cli-convert");
 after(() => tmp.remove());

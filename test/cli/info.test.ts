@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { readFileSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import { fixtureGGUFs, readWithHuggingFace, tempDir } from "../formats/helpers.ts";
-import { runCli, type CliRun } from "../convert/helpers.ts";
+import { runCli, type CliRun } from "./run-cli.ts";
 
 const tmp = tempDir("cli-info");
 after(() => tmp.remove());

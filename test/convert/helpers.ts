@@ -1,29 +1,8 @@
 /**
- * Shared pieces of the convert and info tests: running the real CLI in a child process, and small
+ * Shared pieces of the convert and info tests: small
  * float64 / from-the-spec re-implementations (absmean, round half to even, a TQ2_0 and I2_S decoder,
  * fp16 rounding) that the tests hold bitnet-ts's converter to. None of it imports the code under test.
  */
-import { execFile } from "node:child_process";
-import { fileURLToPath } from "node:url";
-
-export const repoRoot = fileURLToPath(new URL("../../", import.meta.url));
-
-export interface CliRun {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs `bitnet ARGS…` through bin/bitnet.js with the pinned Node, from the repository root. */
-export function runCli(args: readonly string[]): Promise<CliRun> {
-  return new Promise((resolve) => {
-    execFile(`${repoRoot}node_modules/.bin/node`, [`${repoRoot}bin/bitnet.js`, ...args], { cwd: repoRoot, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
-      const code = err ? (typeof err.code === "number" ? err.code : -1) : 0;
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
-
 /** Nearest fp16 value (ties to even); Node 24 has Math.f16round, TypeScript's ES2023 lib does not know it yet. */
 export const f16round: (x: number) => number = (Math as unknown as { f16round(x: number): number }).f16round;
 
