@@ -8,7 +8,12 @@ import { openSync, readSync, closeSync } from "node:fs";
 import { codecFor } from "../../src/quant/codecs/index.ts";
 import type { RefLayer, RefModel } from "./f64-reference.ts";
 
-export async function refModelFromGGUF(path: string, act: "silu" | "relu2", actQuant: RefModel["actQuant"]): Promise<RefModel> {
+/** Turns a tensor's bytes into values; the default is our codec for its type. */
+export type TensorDecoder = (name: string, type: number, bytes: Uint8Array, shape: number[]) => Float32Array;
+
+const codecDecoder: TensorDecoder = (name, type, bytes, shape) => codecFor(type).dequantize(bytes, shape, name);
+
+export async function refModelFromGGUF(path: string, act: "silu" | "relu2", actQuant: RefModel["actQuant"], decode: TensorDecoder = codecDecoder): Promise<RefModel> {
   const { metadata, tensorInfos, tensorDataOffset } = await gguf(path, { allowLocalFile: true });
   const meta = metadata as unknown as Record<string, unknown>;
   const arch = String(meta["general.architecture"]);
@@ -23,7 +28,7 @@ export async function refModelFromGGUF(path: string, act: "silu" | "relu2", actQ
     const len = (next !== undefined ? Number(tensorDataOffset) + next : start + 64 * 1024 * 1024) - start;
     const buf = Buffer.alloc(len);
     const got = readSync(fd, buf, 0, len, start);
-    return Float64Array.from(codecFor(t.dtype as number).dequantize(new Uint8Array(buf.buffer, buf.byteOffset, got), shape, name));
+    return Float64Array.from(decode(name, t.dtype as number, new Uint8Array(buf.buffer, buf.byteOffset, got), shape));
   };
   const need = (name: string) => {
     const v = read(name);
