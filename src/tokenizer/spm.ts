@@ -4,19 +4,9 @@
 // without a token as its UTF-8 bytes through the <0xXX> byte tokens. The caller has already added the space
 // prefix and replaced spaces with "▁"; special tokens were split off before this point.
 
-import { MinHeap } from "./heap.ts";
+import { mergeSymbols } from "./merge.ts";
 import { utf8Encode } from "./utf8.ts";
 import type { Vocab } from "./vocab.ts";
-
-interface Bigram {
-  left: number;
-  right: number;
-  score: number;
-  /** UTF-16 length of the pair when queued; a different sum later means one side has changed since. */
-  size: number;
-}
-
-const before = (a: Bigram, b: Bigram): boolean => a.score > b.score || (a.score === b.score && a.left < b.left);
 
 export class SpmTokenizer {
   private readonly vocab: Vocab;
@@ -35,7 +25,7 @@ export class SpmTokenizer {
 
   tokenize(text: string, out: number[]): void {
     const { idOf, scores } = this.vocab;
-    // Symbols are code points of `text`, addressed by UTF-16 start and length, in a doubly linked list.
+    // Symbols are code points of `text`, addressed by UTF-16 start and length.
     const start: number[] = [];
     for (let i = 0; i < text.length; ) {
       start.push(i);
@@ -44,34 +34,12 @@ export class SpmTokenizer {
     const count = start.length;
     if (count === 0) return;
     const len = new Int32Array(count);
-    const prev = new Int32Array(count);
-    const next = new Int32Array(count);
-    for (let i = 0; i < count; i++) {
-      len[i] = (i + 1 < count ? start[i + 1] : text.length) - start[i];
-      prev[i] = i - 1;
-      next[i] = i + 1 < count ? i + 1 : -1;
-    }
-
-    const queue = new MinHeap<Bigram>(before);
-    const tryAdd = (left: number, right: number): void => {
-      if (left < 0 || right < 0) return;
-      const size = len[left] + len[right];
-      const id = idOf.get(text.substr(start[left], size));
-      if (id === undefined) return;
-      queue.push({ left, right, score: scores[id], size });
-    };
-    for (let i = 1; i < count; i++) tryAdd(i - 1, i);
-
-    for (let bigram = queue.pop(); bigram !== undefined; bigram = queue.pop()) {
-      const { left, right } = bigram;
-      if (len[left] === 0 || len[right] === 0 || len[left] + len[right] !== bigram.size) continue;
-      len[left] += len[right];
-      len[right] = 0;
-      next[left] = next[right];
-      if (next[right] >= 0) prev[next[right]] = left;
-      tryAdd(prev[left], left);
-      tryAdd(left, next[left]);
-    }
+    for (let i = 0; i < count; i++) len[i] = (i + 1 < count ? start[i + 1] : text.length) - start[i];
+    // The highest score merges first: priorities are negated scores (exact, and ties stay ties).
+    const next = mergeSymbols(len, (left, right) => {
+      const id = idOf.get(text.substr(start[left], len[left] + len[right]));
+      return id === undefined ? undefined : -scores[id];
+    });
 
     // Every merged symbol is a token (merges only form tokens), so only single characters can be missing;
     // llama.cpp's rev_merge re-segmentation therefore never applies and is omitted.

@@ -4,7 +4,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { quantizeAbsmaxBlocks, quantizeAbsmaxRows } from "../../src/quant/absmax.ts";
-import { gaussian, prng, randInt } from "./prng.ts";
+import { gaussian, prng, randInt } from "../helpers/prng.ts";
 
 function halfEven(x: number): number {
   const f = Math.floor(x);

@@ -3,7 +3,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { ABSMEAN_EPS, absmeanGamma, dequantizeAbsmean, quantizeAbsmean } from "../../src/quant/absmean.ts";
-import { gaussian, prng } from "./prng.ts";
+import { gaussian, prng } from "../helpers/prng.ts";
 
 function pairwiseSum(a: ArrayLike<number>, lo: number, hi: number): number {
   if (hi - lo <= 8) {

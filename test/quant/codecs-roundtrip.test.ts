@@ -7,7 +7,7 @@ import { bf16Codec, codecFor, f16Codec, f32Codec, hasCodec, i2_s, ternaryCodecFo
 import { dequantizeHf, dequantizeRowHf, gammaFromWeightScale, hfPackedByteSize, packHf, quantizeHf, unpackHf } from "../../src/quant/codecs/hf-packed.ts";
 import { f16ToF32, f32ToF16 } from "../../src/quant/half.ts";
 import { quantizeAbsmean } from "../../src/quant/absmean.ts";
-import { gaussian, prng, randInt, ternary } from "./prng.ts";
+import { gaussian, prng, randInt, ternary } from "../helpers/prng.ts";
 
 /** SPEC §3 TQ2_0: element j + 32l + m (j ∈ {0,128}) is ((qs[j/4 + m] >> 2l) & 3) − 1, times d. */
 function specTq2(bytes: Uint8Array, n: number): { codes: number[]; d: number[] } {

@@ -8,8 +8,9 @@ import { after, describe, test } from "node:test";
 import fc from "fast-check";
 import type { LlamaModel, Token } from "node-llama-cpp";
 import { tokenizerFromGGUF } from "../../src/tokenizer/index.ts";
+import { prng } from "../helpers/prng.ts";
 import { LlamaCppReference, entriesToMetadata } from "./reference.ts";
-import { CORPUS, SAMPLE_TEXTS, bpeGGUFEntries, seededRandom, trainByteLevelBpe } from "./test-vocabs.ts";
+import { CORPUS, SAMPLE_TEXTS, bpeGGUFEntries, trainByteLevelBpe } from "./test-vocabs.ts";
 
 const reference = new LlamaCppReference();
 after(() => reference.dispose());
@@ -54,7 +55,7 @@ for (const { pre, cleanSpaces } of PRES) {
     });
 
     test("decode with cleanSpaces matches llama_detokenize; without it, it is the plain concatenation of pieces", () => {
-      const random = seededRandom(12);
+      const random = prng(12);
       const sequences = [
         ...SAMPLE_TEXTS.map((t) => model.tokenize(t, true)),
         ...["a , b . c ? d ! e", "it 's I 'm we 're you 've don 't he 'd they 'll", "x ' y", " ' ", "a ,b"].map((t) => model.tokenize(t, false)),

@@ -9,8 +9,9 @@ import fc from "fast-check";
 import type { LlamaModel, Token } from "node-llama-cpp";
 import { tokenizerFromGGUF } from "../../src/tokenizer/index.ts";
 import type { Tokenizer } from "../../src/tokenizer/index.ts";
+import { prng } from "../helpers/prng.ts";
 import { FIXTURES, LlamaCppReference, entriesToMetadata, fixtureMetadata } from "./reference.ts";
-import { CORPUS, SAMPLE_TEXTS, buildSpmVocab, seededRandom, spmGGUFEntries } from "./test-vocabs.ts";
+import { CORPUS, SAMPLE_TEXTS, buildSpmVocab, spmGGUFEntries } from "./test-vocabs.ts";
 
 const reference = new LlamaCppReference();
 after(() => reference.dispose());
@@ -53,7 +54,7 @@ function randomTexts(count: number, seed: number): string[] {
 }
 
 function randomIdSequences(vocabSize: number, count: number, seed: number): number[][] {
-  const random = seededRandom(seed);
+  const random = prng(seed);
   return Array.from({ length: count }, () => Array.from({ length: 1 + Math.floor(random() * 12) }, () => Math.floor(random() * vocabSize)));
 }
 

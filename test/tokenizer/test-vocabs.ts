@@ -4,6 +4,7 @@
 // and an SPM vocabulary with seeded scores. Deterministic: same corpus, same vocabularies.
 
 import type { GGUFMetadataEntry } from "../../src/formats/gguf/writer.ts";
+import { prng } from "../helpers/prng.ts";
 import { entry } from "./reference.ts";
 
 export const CORPUS = [
@@ -141,18 +142,6 @@ export function hfTokenizerJson(v: BpeVocab, style: "llama3" | "gpt2"): object {
   };
 }
 
-/** Seeded PRNG (mulberry32), so vocabularies with random scores are the same on every run. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 export interface SpmVocab {
   tokens: string[];
   scores: number[];
@@ -167,7 +156,7 @@ export interface SpmVocab {
  * A control token, a user-defined token and an unused token come last.
  */
 export function buildSpmVocab(corpus: string, seed: number): SpmVocab {
-  const random = seededRandom(seed);
+  const random = prng(seed);
   const tokens = ["<unk>", "<s>", "</s>"];
   const types = [2, 3, 3];
   for (let b = 0; b < 256; b++) {

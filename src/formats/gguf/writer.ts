@@ -4,10 +4,12 @@
  * the caller only when it is their turn, so a multi-GB model is never held twice. Offsets come
  * from `tensorByteSize`; every tensor is padded to the alignment, as ggml and gguf-py do, so a
  * file read with reader.ts and written back with the same metadata types is byte-identical.
- * The sink is committed at the end and aborted on any error.
+ * The sink is committed at the end and aborted on any error (the frame shared with safetensors is
+ * in ../tensor-stream.ts).
  * It does not quantize or convert anything: callers hand it finished bytes.
  */
 import type { ByteSink } from "../sink.ts";
+import { streamTensorFile, type TensorWriteProgress } from "../tensor-stream.ts";
 import { GGUF_DEFAULT_ALIGNMENT, GGUF_MAX_DIMS, alignUp, unknownTypeText, type GGUFTensorInfo } from "./reader.ts";
 import { tensorByteSize, typeInfo } from "./types.ts";
 import {
@@ -61,14 +63,7 @@ export interface GGUFLayout {
 
 export type GGUFTensorData = (index: number, tensor: GGUFTensorInfo) => Promise<Uint8Array> | Uint8Array;
 
-export interface GGUFWriteProgress {
-  /** Index of the tensor just written. */
-  index: number;
-  count: number;
-  name: string;
-  bytesWritten: number;
-  totalBytes: number;
-}
+export type GGUFWriteProgress = TensorWriteProgress;
 
 /** ggml's GGML_MAX_NAME: llama.cpp refuses tensor names of this many bytes or more. */
 const GGML_MAX_NAME = 64;
@@ -128,31 +123,11 @@ export async function writeGGUF(
   data: GGUFTensorData,
   onProgress?: (p: GGUFWriteProgress) => void,
 ): Promise<Omit<GGUFLayout, "header">> {
-  try {
-    const layout = encodeGGUFHeader(header);
-    await sink.write(layout.header);
-    const zeros = new Uint8Array(layout.alignment);
-    let written = layout.header.byteLength;
-    for (let i = 0; i < layout.tensors.length; i++) {
-      const t = layout.tensors[i];
-      const bytes = await data(i, t);
-      if (!(bytes instanceof Uint8Array)) throw new Error(`GGUF writer: tensor '${t.name}': data is not a Uint8Array`);
-      if (bytes.byteLength !== t.byteSize) {
-        throw new Error(`GGUF writer: tensor '${t.name}': got ${bytes.byteLength} bytes of data, expected ${t.byteSize} for shape [${t.shape.join(", ")}] of ${typeInfo(t.type)?.name}`);
-      }
-      await sink.write(bytes);
-      const pad = alignUp(bytes.byteLength, layout.alignment) - bytes.byteLength;
-      if (pad > 0) await sink.write(zeros.subarray(0, pad));
-      written += bytes.byteLength + pad;
-      onProgress?.({ index: i, count: layout.tensors.length, name: t.name, bytesWritten: written, totalBytes: layout.fileSize });
-    }
-    await sink.commit();
-    const { header: _header, ...rest } = layout;
-    return rest;
-  } catch (err) {
-    await sink.abort().catch(() => undefined);
-    throw err;
-  }
+  return streamTensorFile(sink, () => encodeGGUFHeader(header), data, {
+    writer: "GGUF writer",
+    typeName: (t) => typeInfo(t.type)?.name,
+    onProgress,
+  });
 }
 
 function normalizeMetadata(metadata: GGUFWriteHeader["metadata"]): Required<GGUFMetadataEntry>[] {

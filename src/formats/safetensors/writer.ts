@@ -2,10 +2,12 @@
  * The safetensors writer: streams a file into a ByteSink. The JSON header is computed from the
  * tensor list (kept in the given order, data packed back to back), padded with spaces to a
  * multiple of 8 bytes as the reference implementation does; then each tensor's bytes are
- * requested only when it is written. The sink is committed at the end and aborted on error.
+ * requested only when it is written (../tensor-stream.ts). The sink is committed at the end and
+ * aborted on error.
  * Shapes are PyTorch order (rows first). It does not convert dtypes.
  */
 import type { ByteSink } from "../sink.ts";
+import { streamTensorFile, type TensorWriteProgress } from "../tensor-stream.ts";
 import { dtypeBytes, type SafetensorsDType } from "./dtypes.ts";
 import type { SafetensorsTensorInfo } from "./reader.ts";
 
@@ -29,7 +31,7 @@ export type SafetensorsTensorData = (index: number, tensor: SafetensorsTensorInf
 export interface SafetensorsWriteOptions {
   /** Written as `__metadata__` (string values only). */
   metadata?: Record<string, string>;
-  onProgress?: (p: { index: number; count: number; name: string; bytesWritten: number; totalBytes: number }) => void;
+  onProgress?: (p: TensorWriteProgress) => void;
 }
 
 /** Validates the tensor list and builds the header, without writing anything. */
@@ -78,26 +80,9 @@ export async function writeSafetensors(
   data: SafetensorsTensorData,
   options: SafetensorsWriteOptions = {},
 ): Promise<Omit<SafetensorsLayout, "header">> {
-  try {
-    const layout = encodeSafetensorsHeader(specs, options.metadata);
-    await sink.write(layout.header);
-    let written = layout.header.byteLength;
-    for (let i = 0; i < layout.tensors.length; i++) {
-      const t = layout.tensors[i];
-      const bytes = await data(i, t);
-      if (!(bytes instanceof Uint8Array)) throw new Error(`safetensors writer: tensor '${t.name}': data is not a Uint8Array`);
-      if (bytes.byteLength !== t.byteSize) {
-        throw new Error(`safetensors writer: tensor '${t.name}': got ${bytes.byteLength} bytes of data, expected ${t.byteSize} for shape [${t.shape.join(", ")}] of ${t.dtype}`);
-      }
-      await sink.write(bytes);
-      written += bytes.byteLength;
-      options.onProgress?.({ index: i, count: layout.tensors.length, name: t.name, bytesWritten: written, totalBytes: layout.fileSize });
-    }
-    await sink.commit();
-    const { header: _header, ...rest } = layout;
-    return rest;
-  } catch (err) {
-    await sink.abort().catch(() => undefined);
-    throw err;
-  }
+  return streamTensorFile(sink, () => encodeSafetensorsHeader(specs, options.metadata), data, {
+    writer: "safetensors writer",
+    typeName: (t) => t.dtype,
+    onProgress: options.onProgress,
+  });
 }

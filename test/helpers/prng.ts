@@ -1,4 +1,10 @@
-/** Test helper: a small seeded PRNG (mulberry32) and data generators, so test data is reproducible. */
+/**
+ * Test helper: a small seeded PRNG (mulberry32) and data generators, so test data is the same on every run.
+ * Tests keep their own generator instead of src/generate/rng.ts so that their data does not depend on the code
+ * under test; nothing here is a reference for anything.
+ */
+
+/** mulberry32: uniform floats in [0, 1) from a 32-bit seed. */
 export function prng(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
