@@ -3,6 +3,8 @@
  * float64 / from-the-spec re-implementations (absmean, round half to even, a TQ2_0 and I2_S decoder,
  * fp16 rounding) that the tests hold bitnet-ts's converter to. None of it imports the code under test.
  */
+import { prng } from "../helpers/prng.ts";
+
 /** Nearest fp16 value (ties to even); Node 24 has Math.f16round, TypeScript's ES2023 lib does not know it yet. */
 export const f16round: (x: number) => number = (Math as unknown as { f16round(x: number): number }).f16round;
 
@@ -70,14 +72,7 @@ export function decodeI2S(bytes: Uint8Array, n: number): { codes: Int8Array; sca
 
 /** A seeded standard normal sequence (mulberry32 + Box–Muller), the same on every run. */
 export function gaussian(seed: number): () => number {
-  let a = seed >>> 0;
-  const uniform = (): number => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const uniform = prng(seed);
   return () => Math.sqrt(-2 * Math.log(1 - uniform())) * Math.cos(2 * Math.PI * uniform());
 }
 

@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { gguf } from "@huggingface/gguf";
+import { prng } from "../helpers/prng.ts";
 
 export const fixturesDir = fileURLToPath(new URL("../../../shared/fixtures/", import.meta.url));
 export const fixtureGGUFs = readdirSync(fixturesDir)
@@ -16,14 +17,7 @@ export const fixtureGGUFs = readdirSync(fixturesDir)
 
 /** mulberry32: small, fast, and the same sequence on every run. */
 export function rng(seed: number): { next(): number; int(lo: number, hi: number): number; pick<T>(xs: readonly T[]): T } {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const next = prng(seed);
   return {
     next,
     int: (lo, hi) => lo + Math.floor(next() * (hi - lo + 1)),
