@@ -4,7 +4,7 @@ import tseslint from "typescript-eslint";
 const nodeOnly = ["fs", "node:fs", "fs/promises", "node:fs/promises", "worker_threads", "node:worker_threads", "path", "node:path", "os", "node:os", "child_process", "node:child_process", "http", "node:http"];
 
 export default tseslint.config(
-  { ignores: ["node_modules/**", "dist/**", "build/**", "**/*.wasm"] },
+  { ignores: ["node_modules/**", "dist/**", "build/**", "**/*.wasm", "src/kernels/wasm/assembly/**"] },
   ...tseslint.configs.recommended,
   {
     rules: {

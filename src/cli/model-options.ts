@@ -24,7 +24,7 @@ export function addModelFlags(cmd: Command): Command {
     .option("-c, --ctx <n>", "context length in tokens (default: the model's, at most 4096)")
     .option("--kv-type <type>", "KV cache type: f32 or f16", "f32")
     .option("--act-quant <mode>", "activation quantization: token (BitNet) or block256 (llama.cpp's Q8_K)", "token")
-    .option("-t, --threads <n>", "worker threads (the reference kernels use one)")
+    .option("-t, --threads <n>", "threads per matmul (WebAssembly kernels with shared memory)", "1")
     .option("-b, --batch <n>", "prompt tokens per forward pass", "256");
 }
 
@@ -52,10 +52,10 @@ export async function openModel(flags: ModelFlags): Promise<BitNetModel> {
   const path = flags.model ?? defaultModelPath();
   if (!path) throw new Error("no model given: pass -m FILE (no embedded default model is installed)");
   if (!existsSync(path)) throw new Error(`${path}: no such file`);
-  parseIntFlag("threads", flags.threads, 1);
   const bar = loadProgressBar();
   try {
     return await loadModel(path, {
+      threads: parseIntFlag("threads", flags.threads, 1),
       contextLength: parseIntFlag("ctx", flags.ctx, 1),
       batchSize: parseIntFlag("batch", flags.batch, 1),
       kvCacheType: oneOf("kv-type", flags.kvType, ["f32", "f16"] as const),

@@ -74,6 +74,10 @@ export interface Kernels {
    * loader uses ordinary buffers.
    */
   allocWeights?(bytes: number, align: number): Uint8Array;
+  /** Grows the backend's memory once, before weights arrive, so that earlier views are never invalidated. */
+  reserve?(bytes: number): void;
+  /** Releases workers or other resources the backend holds. */
+  close?(): Promise<void>;
   /** Quantizes x [T, K] into `out` (preallocated for at least T tokens). */
   quantizeActivations(x: Float32Array, tokens: number, cols: number, mode: ActQuantMode, out: QuantizedActivations): void;
   /** out [T, N] = dequant(x) · Wᵀ, integer dot per group, scaled as ref.ts defines. */

@@ -8,7 +8,7 @@ export { ContextOverflowError } from "./errors.ts";
  */
 import { readGGUF, type GGUFFile } from "../formats/gguf/reader.ts";
 import type { ByteSource } from "../formats/source.ts";
-import { refKernels } from "../kernels/ref.ts";
+import { selectKernels } from "../kernels/select.ts";
 import type { ActQuantMode, Kernels } from "../kernels/types.ts";
 import { tokenizerFromGGUF } from "../tokenizer/index.ts";
 import type { Tokenizer } from "../tokenizer/types.ts";
@@ -34,7 +34,7 @@ export interface ModelOptions {
   kvCacheType?: KVCacheType;
   /** Activation quantization before ternary matmuls: "token" (BitNet, default) or "block256" (llama.cpp's Q8_K). */
   actQuant?: ActQuantMode;
-  /** Kernel backend. Default: the TypeScript reference kernels. */
+  /** Kernel backend. Default: the fastest this runtime supports (WebAssembly relaxed SIMD → SIMD128 → the TypeScript reference). */
   kernels?: Kernels;
   onProgress?: (event: LoadProgressEvent) => void;
 }
@@ -46,6 +46,8 @@ export class BitNetModel {
   /** Tokens whose keys and values are in the cache, in order. */
   private cached: number[] = [];
   private disposed = false;
+  /** Whether load() created the kernels (and so must close them); a caller's kernels stay the caller's. */
+  private ownsKernels = false;
 
   readonly file: GGUFFile;
   readonly fileName: string;
@@ -65,7 +67,7 @@ export class BitNetModel {
     this.batchSize = Math.min(opts.batchSize ?? 256, ctx);
     if (!Number.isInteger(this.batchSize) || this.batchSize < 1) throw new Error(`batchSize must be a positive integer, got ${opts.batchSize}`);
     const state = new RunState(config, { contextLength: ctx, maxBatch: this.batchSize, kvCacheType: opts.kvCacheType ?? "f32", actQuant: opts.actQuant ?? "token" });
-    this.pass = new ForwardPass(config, weights, opts.kernels ?? refKernels, state, opts.actQuant ?? "token");
+    this.pass = new ForwardPass(config, weights, opts.kernels as Kernels, state, opts.actQuant ?? "token");
   }
 
   static async load(source: ByteSource, opts: ModelOptions = {}): Promise<BitNetModel> {
@@ -77,15 +79,29 @@ export class BitNetModel {
     if (tokenizer.vocabSize !== config.vocabSize) {
       throw new Error(`${name}: the tokenizer has ${tokenizer.vocabSize} tokens but the model's vocab_size is ${config.vocabSize}`);
     }
-    const kernels = opts.kernels ?? refKernels;
+    const kernels = opts.kernels ?? (await selectKernels());
+    const owns = opts.kernels === undefined;
+    kernels.reserve?.(file.tensors.reduce((s, t) => s + t.byteSize, 0) + 64 * 2 ** 20);
     const weights = await loadWeights(file, config, name, (p) => opts.onProgress?.({ file: name, ...p }), kernels.allocWeights?.bind(kernels));
     const total = file.tensors.reduce((s, t) => s + t.byteSize, 0);
     opts.onProgress?.({ phase: "ready", file: name, totalBytes: total });
-    return new BitNetModel(file, name, config, weights, tokenizer, opts);
+    const model = new BitNetModel(file, name, config, weights, tokenizer, { ...opts, kernels });
+    model.ownsKernels = owns;
+    return model;
   }
 
   get metadata(): GGUFFile["metadata"] {
     return this.file.metadata;
+  }
+
+  /** Makes dispose() close the kernels: for loaders that created them on the caller's behalf. */
+  adoptKernels(): void {
+    this.ownsKernels = true;
+  }
+
+  /** The kernel backend in use ("wasm-relaxed-simd", "wasm-simd128", "ref", …). */
+  get kernels(): string {
+    return this.pass.kernels.name;
   }
 
   /** Bytes held by the KV cache. */
@@ -187,6 +203,7 @@ export class BitNetModel {
     if (this.disposed) return;
     this.disposed = true;
     this.cached = [];
+    if (this.ownsKernels) await this.pass.kernels.close?.();
     await this.file.source.close();
   }
 }

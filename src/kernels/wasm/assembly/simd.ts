@@ -26,7 +26,7 @@ export let gOne: i32 = 1;
 // @ts-ignore: decorator
 @inline export function dotAcc(acc: v128, x: v128, c: v128): v128 {
   if (ASC_FEATURE_RELAXED_SIMD) return i32x4.relaxed_dot_i8x16_i7x16_add_s(x, c, acc);
-  // |x·c| ≤ 128·32 for every c the kernels pass, so two products still fit in an i16 lane.
+  // The kernels pass c ≤ 8 (plane 1 masked in place is codes·4), so |x·c| ≤ 1024 and two products fit an i16 lane.
   const p = i16x8.add(i16x8.extmul_low_i8x16_s(x, c), i16x8.extmul_high_i8x16_s(x, c));
   return i32x4.add(acc, i32x4.extadd_pairwise_i16x8_s(p));
 }
@@ -55,4 +55,8 @@ export function f16ToF32(h: u32): f32 {
   // mag<<13 read as float32 is the value scaled by 2^-112, subnormals included; 0x77800000 is 2^112.
   const v = reinterpret<f32>(mag << 13) * reinterpret<f32>(0x77800000);
   return reinterpret<f32>(reinterpret<u32>(v) | sign);
+}
+
+export function setOne(one: i32): void {
+  gOne = one;
 }

@@ -1,0 +1,108 @@
+/**
+ * Picks the fastest kernel backend this runtime supports: WebAssembly with relaxed SIMD, else
+ * WebAssembly SIMD128, else the TypeScript reference. The choice rests on feature probes
+ * (wasm/features.ts) and, for relaxed SIMD, on a small self-test against the reference, because
+ * engines have shipped relaxed SIMD that computed wrong results (SPEC §8: Node 20 behind its flag).
+ * Not here: the kernels themselves.
+ */
+import { refKernels } from "./ref.ts";
+import { ternaryMatmulRef } from "./ternary-ref.ts";
+import type { Kernels, QuantizedActivations, TernaryFormat, TernaryMatrix } from "./types.ts";
+import { detectWasmFeatures, type WasmFeatures } from "./wasm/features.ts";
+import { createWasmKernels, type WasmKernels } from "./wasm/kernels.ts";
+import type { WasmSimd } from "./wasm/module.ts";
+import { i2_s, tq1_0, tq2_0 } from "../quant/codecs/index.ts";
+
+export interface SelectKernelsOptions {
+  /** "ref" forces the reference kernels; "wasm" (the default) takes the best WebAssembly variant available. */
+  prefer?: "ref" | "wasm";
+  /** Restrict WebAssembly to plain SIMD128 even where relaxed SIMD works (for comparisons). */
+  simd?: WasmSimd;
+  /** Bytes of WebAssembly memory to reserve up front (needed to load a model into a non-shared memory). */
+  initialBytes?: number;
+}
+
+export interface KernelsInfo {
+  /** The chosen backend's name: "wasm-relaxed-simd", "wasm-simd128" or "ref". */
+  name: string;
+  features: WasmFeatures;
+  /** Whether the WebAssembly memory is shared (SharedArrayBuffer): views survive growth, workers can join. */
+  sharedMemory: boolean;
+  /** Why a faster backend was passed over, if one was. */
+  fallbackReason: string | null;
+}
+
+let last: KernelsInfo | null = null;
+
+/** What the last selectKernels() chose, or, before any call, what this runtime supports. */
+export function kernelsInfo(): KernelsInfo {
+  if (last) return last;
+  const features = detectWasmFeatures();
+  return { name: "none selected yet", features, sharedMemory: features.sharedMemory, fallbackReason: null };
+}
+
+export async function selectKernels(options: SelectKernelsOptions = {}): Promise<Kernels> {
+  const features = detectWasmFeatures();
+  const choose = (k: Kernels, sharedMemory: boolean, fallbackReason: string | null): Kernels => {
+    last = { name: k.name, features, sharedMemory, fallbackReason };
+    return k;
+  };
+  if (options.prefer === "ref") return choose(refKernels, false, null);
+  if (!features.simd128) return choose(refKernels, false, features.webAssembly ? "WebAssembly SIMD128 is not supported" : "WebAssembly is not available");
+  const shared = features.sharedMemory;
+  let reason: string | null = null;
+  if (features.relaxedSimd && options.simd !== "simd128") {
+    try {
+      const k = await createWasmKernels({ simd: "relaxed", shared, initialBytes: options.initialBytes });
+      const failed = kernelSelfTest(k);
+      if (!failed) return choose(k, shared, null);
+      reason = `relaxed SIMD gave wrong results (${failed})`;
+    } catch (e) {
+      reason = `relaxed SIMD kernels failed to load (${(e as Error).message})`;
+    }
+  } else if (options.simd !== "simd128") {
+    reason = "relaxed SIMD is not supported";
+  }
+  try {
+    const k = await createWasmKernels({ simd: "simd128", shared, initialBytes: options.initialBytes });
+    const failed = kernelSelfTest(k);
+    if (!failed) return choose(k, shared, reason);
+    reason = `SIMD128 kernels gave wrong results (${failed})`;
+  } catch (e) {
+    reason = `SIMD128 kernels failed to load (${(e as Error).message})`;
+  }
+  return choose(refKernels, false, reason);
+}
+
+/**
+ * A few small matmuls, one token and three, in each format, compared bit for bit with the reference.
+ * Returns what failed, or null. Cheap (under a millisecond of work) and uses a few KiB of the memory.
+ */
+export function kernelSelfTest(k: WasmKernels): string | null {
+  let seed = 0x9e3779b9;
+  const next = (n: number): number => {
+    seed = (Math.imul(seed ^ (seed >>> 15), 0x2c1b3c6d) + 0x6d2b79f5) >>> 0;
+    return seed % n;
+  };
+  const codecs = { tq2_0, tq1_0, i2_s } as const;
+  const rows = 3;
+  const cols = 512;
+  for (const format of ["tq2_0", "tq1_0", "i2_s"] as TernaryFormat[]) {
+    const codes = new Int8Array(rows * cols).map(() => next(3) - 1);
+    const packed = codecs[format].pack(codes, Float32Array.of(0.5), [cols, rows], "self-test");
+    const data = k.allocWeights(packed.length, 64);
+    data.set(packed);
+    const w: TernaryMatrix = { kind: "ternary", format, name: `self-test ${format}`, rows, cols, data, blockScales: Float32Array.of(0.5), uniformScale: 0.5, outScale: 1 };
+    for (const tokens of [1, 3]) {
+      // Extreme activations on purpose: -128 and 127 are where a wrong dot (signed codes, saturation) shows.
+      const q = new Int8Array(tokens * cols).map((_, i) => (i % 7 === 0 ? -128 : i % 11 === 0 ? 127 : next(256) - 128));
+      const x: QuantizedActivations = { tokens, cols, q, group: cols, factors: new Float32Array(tokens).fill(0.01), sums: new Int32Array(tokens) };
+      const want = new Float32Array(tokens * rows);
+      const got = new Float32Array(tokens * rows);
+      ternaryMatmulRef(w, x, want);
+      k.ternaryMatmul(w, x, got);
+      for (let i = 0; i < want.length; i++) if (!Object.is(want[i], got[i])) return `${format}, ${tokens} token(s): ${got[i]} instead of ${want[i]}`;
+    }
+  }
+  return null;
+}

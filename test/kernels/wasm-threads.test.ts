@@ -1,0 +1,79 @@
+// Threaded wasm kernels (src/node/wasm-threads.ts): rows split between the caller and worker threads
+// over one shared memory give the reference's bits for ternary matmuls and the single-threaded kernels'
+// bits for float ones, above and below the size at which work is split.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { floatMatmulRef } from "../../src/kernels/float-ref.ts";
+import { ternaryMatmulRef } from "../../src/kernels/ternary-ref.ts";
+import type { FloatMatrix, TernaryFormat } from "../../src/kernels/types.ts";
+import { createWasmKernels } from "../../src/kernels/wasm/kernels.ts";
+import { createThreadedWasmKernels } from "../../src/node/wasm-threads.ts";
+import { gaussian, prng } from "../helpers/prng.ts";
+import { firstBitDifference, randomActivations, randomTernary } from "./helpers.ts";
+
+test("three threads compute ternary matmuls bit for bit like the reference", async () => {
+  const k = await createThreadedWasmKernels({ simd: "relaxed", threads: 3 });
+  assert.equal(k.lanes, 3);
+  const rand = prng(31);
+  try {
+    for (const format of ["tq2_0", "tq1_0", "i2_s"] as TernaryFormat[]) {
+      // 1030 rows: not a multiple of the row groups, and large enough (with K = 1024) to be split.
+      for (const [N, K] of [[1030, 1024], [7, 256]]) {
+        for (const T of [1, 5]) {
+          const w = randomTernary(format, N, K, rand, { alloc: (b, a) => k.allocWeights(b, a), scales: format === "i2_s" ? "uniform" : "per-block" });
+          const x = randomActivations(T, K, T === 1 ? "token" : "block256", rand);
+          const want = new Float32Array(T * N);
+          const got = new Float32Array(T * N).fill(NaN);
+          ternaryMatmulRef(w, x, want);
+          k.ternaryMatmul(w, x, got);
+          const d = firstBitDifference(want, got, T * N);
+          assert.equal(d, -1, `${format} [${N}, ${K}] T=${T}: element ${d} is ${got[d]}, the reference says ${want[d]}`);
+        }
+      }
+    }
+  } finally {
+    await k.close();
+  }
+});
+
+test("two threads compute float matmuls exactly like one thread", async () => {
+  const threaded = await createThreadedWasmKernels({ simd: "relaxed", threads: 2 });
+  const single = await createWasmKernels({ simd: "relaxed", shared: true });
+  const rand = prng(32);
+  try {
+    const N = 3001, K = 512;
+    const bits = new Uint16Array(N * K).map(() => Math.floor(rand() * 65536) & 0xbfff);
+    for (const T of [1, 6]) {
+      const x = gaussian(rand, T * K, 1);
+      const results = [threaded, single].map((k) => {
+        const bytes = k.allocWeights(bits.byteLength, 64);
+        const data = new Uint16Array(bytes.buffer, bytes.byteOffset, bits.length);
+        data.set(bits);
+        const w: FloatMatrix = { kind: "float", format: "f16", name: "head", rows: N, cols: K, data, outScale: 1 };
+        const out = new Float32Array(T * N);
+        k.floatMatmul(w, x, T, out);
+        return { out, w };
+      });
+      assert.equal(firstBitDifference(results[0].out, results[1].out, T * N), -1, `T=${T}`);
+      const ref = new Float32Array(T * N);
+      floatMatmulRef(results[1].w, x, T, ref);
+      for (let i = 0; i < T * N; i++) assert.ok(Math.abs(ref[i] - results[0].out[i]) <= 1e-4 * (1 + Math.abs(ref[i])));
+    }
+  } finally {
+    await threaded.close();
+  }
+});
+
+test("selectNodeKernels adds threads to the wasm choice, and leaves the reference alone", async () => {
+  const { selectNodeKernels } = await import("../../src/node/wasm-select.ts");
+  const { ThreadedWasmKernels } = await import("../../src/node/wasm-threads.ts");
+  const { refKernels } = await import("../../src/kernels/ref.ts");
+  const two = await selectNodeKernels({ threads: 2 });
+  assert.ok(two instanceof ThreadedWasmKernels);
+  assert.equal(two.name, "wasm-relaxed-simd");
+  assert.equal(two.lanes, 2);
+  await two.close();
+  const one = await selectNodeKernels({ threads: 1 });
+  assert.ok(!(one instanceof ThreadedWasmKernels));
+  assert.equal(await selectNodeKernels({ prefer: "ref", threads: 4 }), refKernels);
+});
