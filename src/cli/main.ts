@@ -3,11 +3,13 @@
  * error into one line on stderr and a non-zero exit. `--verbose` shows the stack as well.
  */
 import { Command } from "commander";
+import { registerBench } from "./bench.ts";
 import { registerChat } from "./chat.ts";
 import { registerConvert } from "./convert.ts";
 import { registerGenerate } from "./generate.ts";
 import { registerInfo } from "./info.ts";
 import { registerLogits } from "./logits.ts";
+import { registerTrain } from "./train.ts";
 
 const program = new Command();
 program
@@ -21,6 +23,8 @@ registerLogits(program);
 registerChat(program);
 registerInfo(program);
 registerConvert(program);
+registerTrain(program);
+registerBench(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -1,0 +1,137 @@
+/**
+ * Section (a) of `npm run bench`, kept short: GMAC/s of our TQ2_0 kernel on 2B4T's four matrix shapes
+ * for one token (decode), on one thread and on N, a cold pass over a stack of layers larger than the
+ * caches (as decode reads them), the F16 output head over the full vocabulary, and the memory read
+ * bandwidth measured in the same process. The exhaustive version (every format, the reference, T=64)
+ * is bench/kernels.ts. Not here: whole-model throughput (throughput.ts).
+ */
+import type { FloatMatrix, Kernels, QuantizedActivations, TernaryMatrix } from "../src/kernels/types.ts";
+import { createWasmKernels, type WasmKernels } from "../src/kernels/wasm/kernels.ts";
+import { createThreadedWasmKernels } from "../src/node/wasm-threads.ts";
+import { tq2_0 } from "../src/quant/codecs/index.ts";
+import { median } from "./stats.ts";
+
+/** [K, N]: attn_q/attn_output, attn_k/attn_v, ffn_gate/ffn_up, ffn_down. */
+const SHAPES: [number, number][] = [[2560, 2560], [2560, 640], [2560, 6912], [6912, 2560]];
+/** One 2B4T layer: q, k, v, o, gate, up, down. */
+const LAYER: [number, number][] = [[2560, 2560], [2560, 640], [2560, 640], [2560, 2560], [2560, 6912], [2560, 6912], [6912, 2560]];
+const VOCAB = 128256;
+
+export interface KernelRate {
+  label: string;
+  gmacs: number;
+  /** Weight bytes read per second. */
+  gbps: number;
+}
+
+export interface KernelRates {
+  /** Memory read bandwidth (one wasm thread summing a buffer larger than the caches), bytes/s. */
+  bandwidth: number;
+  probeBytes: number;
+  rows: KernelRate[];
+}
+
+let seed = 12345;
+function rand(): number {
+  seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0;
+  return seed / 4294967296;
+}
+
+function ternary(k: WasmKernels, N: number, K: number): TernaryMatrix {
+  const codes = new Int8Array(N * K);
+  for (let i = 0; i < codes.length; i++) codes[i] = Math.floor(rand() * 3) - 1;
+  const packed = tq2_0.pack(codes, Float32Array.of(0.02), [K, N], "bench");
+  const data = k.allocWeights(packed.length, 64);
+  data.set(packed);
+  return { kind: "ternary", format: "tq2_0", name: `bench.${N}x${K}`, rows: N, cols: K, data, blockScales: Float32Array.of(0.02), uniformScale: 0.02, outScale: 1 };
+}
+
+function acts(K: number): QuantizedActivations {
+  const q = new Int8Array(K).map(() => Math.floor(rand() * 255) - 127);
+  return { tokens: 1, cols: K, q, group: K, factors: Float32Array.of(0.01), sums: new Int32Array(1) };
+}
+
+/** Seconds per call of `fn`, repeated until one sample lasts at least `minMs` (the count is fixed after a warm-up). */
+function timer(fn: () => void, minMs: number): () => number {
+  let reps = 0;
+  return () => {
+    if (reps === 0) {
+      fn(); // warm-up: V8 tiers the wasm up to TurboFan
+      const t0 = performance.now();
+      fn();
+      reps = Math.max(1, Math.ceil(minMs / Math.max(performance.now() - t0, 1e-3)));
+    }
+    const t0 = performance.now();
+    for (let i = 0; i < reps; i++) fn();
+    return (performance.now() - t0) / 1000 / reps;
+  };
+}
+
+interface Case {
+  label: string;
+  macs: number;
+  bytes: number;
+  sample: () => number;
+  samples: number[];
+}
+
+export async function measureKernelRates(opts: { threads: number; rounds: number; quick: boolean }): Promise<KernelRates> {
+  const single = await createWasmKernels({ simd: "relaxed", shared: true });
+  const multi = opts.threads > 1 ? await createThreadedWasmKernels({ simd: "relaxed", threads: opts.threads }) : null;
+  const backends: [string, WasmKernels][] = [["×1", single], ...(multi ? [[`×${opts.threads}`, multi] as [string, WasmKernels]] : [])];
+  const cases: Case[] = [];
+
+  const probeBytes = (opts.quick ? 256 : 1024) * 2 ** 20;
+  const probeBuffer = single.allocScratch(probeBytes, 64).fill(1);
+  const probe: Case = { label: "probe", macs: 0, bytes: probeBytes, sample: timer(() => single.wasm.sumBytes(probeBuffer.byteOffset, probeBytes), 1), samples: [] };
+  cases.push(probe);
+
+  for (const [K, N] of SHAPES) {
+    for (const [name, k] of backends) {
+      const w = ternary(k, N, K);
+      const x = acts(K);
+      const out = new Float32Array(N);
+      cases.push({ label: `tq2_0 ${K}→${N}, 1 token, hot, ${name}`, macs: N * K, bytes: w.data.length, sample: timer(() => k.ternaryMatmul(w, x, out), opts.quick ? 10 : 30), samples: [] });
+    }
+  }
+  const layers = opts.quick ? 4 : 8;
+  for (const [name, k] of backends) {
+    const mats: TernaryMatrix[] = [];
+    for (let l = 0; l < layers; l++) for (const [K, N] of LAYER) mats.push(ternary(k, N, K));
+    const xs: Record<number, QuantizedActivations> = { 2560: acts(2560), 6912: acts(6912) };
+    const out = new Float32Array(6912);
+    cases.push({
+      label: `tq2_0 ${layers} layers, 1 token, cold, ${name}`,
+      macs: mats.reduce((s, m) => s + m.rows * m.cols, 0),
+      bytes: mats.reduce((s, m) => s + m.data.length, 0),
+      sample: timer(() => {
+        for (const m of mats) k.ternaryMatmul(m, xs[m.cols], out);
+      }, 1),
+      samples: [],
+    });
+  }
+  const D = 2560;
+  const headBits = new Uint16Array(VOCAB * D);
+  for (let i = 0; i < headBits.length; i++) headBits[i] = 0x2000 + Math.floor(rand() * 0x1800) + (rand() < 0.5 ? 0x8000 : 0);
+  for (const [name, k] of backends) {
+    const bytes = k.allocWeights(headBits.byteLength, 64);
+    const data = new Uint16Array(bytes.buffer, bytes.byteOffset, headBits.length);
+    data.set(headBits);
+    const head: FloatMatrix = { kind: "float", format: "f16", name: "output", rows: VOCAB, cols: D, data, outScale: 1 };
+    const x = new Float32Array(D).map(() => rand() - 0.5);
+    const out = new Float32Array(VOCAB);
+    cases.push({ label: `f16 head ${D}→${VOCAB}, 1 token, cold, ${name}`, macs: VOCAB * D, bytes: headBits.byteLength, sample: timer(() => (k as Kernels).floatMatmul(head, x, 1, out), 1), samples: [] });
+  }
+
+  for (let r = 0; r < opts.rounds; r++) {
+    for (const c of cases) c.samples.push(c.sample());
+    process.stderr.write(`kernels: round ${r + 1}/${opts.rounds}\r`);
+  }
+  process.stderr.write("\n");
+  await multi?.close();
+  const rows = cases.filter((c) => c !== probe).map((c) => {
+    const s = median(c.samples);
+    return { label: c.label, gmacs: c.macs / s / 1e9, gbps: c.bytes / s / 1e9 };
+  });
+  return { bandwidth: probeBytes / median(probe.samples), probeBytes, rows };
+}
