@@ -72,22 +72,27 @@ export class BitNetModel {
 
   static async load(source: ByteSource, opts: ModelOptions = {}): Promise<BitNetModel> {
     const name = source.name;
-    opts.onProgress?.({ phase: "header", file: name });
-    const file = await readGGUF(source);
-    const config = configFromMetadata(file.metadata, name);
-    const tokenizer = tokenizerFromGGUF(file.metadata, name);
-    if (tokenizer.vocabSize !== config.vocabSize) {
-      throw new Error(`${name}: the tokenizer has ${tokenizer.vocabSize} tokens but the model's vocab_size is ${config.vocabSize}`);
+    try {
+      opts.onProgress?.({ phase: "header", file: name });
+      const file = await readGGUF(source);
+      const config = configFromMetadata(file.metadata, name);
+      const tokenizer = tokenizerFromGGUF(file.metadata, name);
+      if (tokenizer.vocabSize !== config.vocabSize) {
+        throw new Error(`${name}: the tokenizer has ${tokenizer.vocabSize} tokens but the model's vocab_size is ${config.vocabSize}`);
+      }
+      const totalBytes = file.tensors.reduce((s, t) => s + t.byteSize, 0);
+      const kernels = opts.kernels ?? (await selectKernels());
+      kernels.reserve?.(totalBytes + 64 * 2 ** 20);
+      const weights = await loadWeights(file, config, name, (p) => opts.onProgress?.({ file: name, ...p }), kernels.allocWeights?.bind(kernels));
+      opts.onProgress?.({ phase: "ready", file: name, totalBytes });
+      const model = new BitNetModel(file, name, config, weights, tokenizer, { ...opts, kernels });
+      model.ownsKernels = opts.kernels === undefined;
+      return model;
+    } catch (e) {
+      // A model that failed to load must not keep its file open.
+      await source.close();
+      throw e;
     }
-    const kernels = opts.kernels ?? (await selectKernels());
-    const owns = opts.kernels === undefined;
-    kernels.reserve?.(file.tensors.reduce((s, t) => s + t.byteSize, 0) + 64 * 2 ** 20);
-    const weights = await loadWeights(file, config, name, (p) => opts.onProgress?.({ file: name, ...p }), kernels.allocWeights?.bind(kernels));
-    const total = file.tensors.reduce((s, t) => s + t.byteSize, 0);
-    opts.onProgress?.({ phase: "ready", file: name, totalBytes: total });
-    const model = new BitNetModel(file, name, config, weights, tokenizer, { ...opts, kernels });
-    model.ownsKernels = owns;
-    return model;
   }
 
   get metadata(): GGUFFile["metadata"] {
