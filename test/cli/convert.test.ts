@@ -9,22 +9,13 @@ import assert from "node:assert/strict";
 import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fixturesDir, tempDir } from "../formats/helpers.ts";
-import { runCli, type CliRun } from "./run-cli.ts";
+import { assertOneLineError, runCli } from "./run-cli.ts";
 
 const tmp = tempDir("cli-convert");
 after(() => tmp.remove());
 
 const tiny = join(fixturesDir, "bitnet-tiny-tq2_0.gguf");
 const i2s = join(fixturesDir, "bitnet-b158-tiny-i2_s.gguf");
-
-function assertOneLineError(r: CliRun, mentions: string): void {
-  assert.equal(r.code, 1, `exit code (stderr: ${r.stderr})`);
-  const lines = r.stderr.split("\n").filter((l) => l.length > 0);
-  assert.equal(lines.length, 1, `one line on stderr, got:\n${r.stderr}`);
-  assert.match(lines[0], /^bitnet: /);
-  assert.ok(lines[0].includes(mentions), `'${lines[0]}' mentions ${mentions}`);
-  assert.doesNotMatch(r.stderr, /\n\s+at /, "no stack trace");
-}
 
 // The child processes are independent, so the tests run side by side (each in its own directory).
 describe("bitnet convert", { concurrency: true }, () => {

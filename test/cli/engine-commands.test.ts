@@ -7,19 +7,11 @@ import assert from "node:assert/strict";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { runCli, type CliRun } from "./run-cli.ts";
+import { assertOneLineError, runCli } from "./run-cli.ts";
 
 const FIX = new URL("../../../shared/fixtures/", import.meta.url).pathname;
 const TINY = `${FIX}bitnet-tiny-tq2_0.gguf`;
 const ref = JSON.parse(readFileSync(`${FIX}bitnet-tiny-tq2_0.ref.json`, "utf8"));
-
-function assertOneLineError(r: CliRun, pattern: RegExp): void {
-  assert.equal(r.code, 1);
-  const lines = r.stderr.trim().split("\n");
-  assert.equal(lines.length, 1, r.stderr);
-  assert.match(lines[0], pattern);
-  assert.doesNotMatch(r.stderr, /\n\s+at /);
-}
 
 describe("bitnet generate / logits / chat", () => {
   it("reproduces llama.cpp's greedy tokens (acceptance command)", async () => {

@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { readFileSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import { fixtureGGUFs, readWithHuggingFace, tempDir } from "../formats/helpers.ts";
-import { runCli, type CliRun } from "./run-cli.ts";
+import { assertOneLineError, runCli } from "./run-cli.ts";
 
 const tmp = tempDir("cli-info");
 after(() => tmp.remove());
@@ -40,15 +40,6 @@ interface InfoJson {
   total_bytes: number;
   linear_bits_per_weight: number | null;
   tokenizer: { vocab_size: number; bos_token_id: number; bos_token: string; eos_token_id: number; merges: number; chat_template: boolean } | null;
-}
-
-function assertOneLineError(r: CliRun, mentions: string): void {
-  assert.equal(r.code, 1, `exit code (stderr: ${r.stderr})`);
-  const lines = r.stderr.split("\n").filter((l) => l.length > 0);
-  assert.equal(lines.length, 1, `one line on stderr, got:\n${r.stderr}`);
-  assert.match(lines[0], /^bitnet: /);
-  assert.ok(lines[0].includes(mentions), `'${lines[0]}' mentions ${mentions}`);
-  assert.doesNotMatch(r.stderr, /\n\s+at /, "no stack trace");
 }
 
 describe("bitnet info --json agrees with @huggingface/gguf on every fixture", { concurrency: true }, () => {

@@ -2,6 +2,7 @@
  * Runs the real `bitnet` command (bin/bitnet.js on the pinned Node, from the repository root) and
  * captures its output. Asynchronous, so tests can run several commands at once.
  */
+import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { fileURLToPath } from "node:url";
 
@@ -21,4 +22,15 @@ export function runCli(args: readonly string[], input?: string): Promise<CliRun>
     });
     child.stdin?.end(input ?? "");
   });
+}
+
+/** A failed command: exit code 1, exactly one "bitnet: …" line on stderr that mentions `what`, no stack trace. */
+export function assertOneLineError(r: CliRun, what: string | RegExp): void {
+  assert.equal(r.code, 1, `exit code (stderr: ${r.stderr})`);
+  const lines = r.stderr.split("\n").filter((l) => l.length > 0);
+  assert.equal(lines.length, 1, `one line on stderr, got:\n${r.stderr}`);
+  assert.match(lines[0], /^bitnet: /);
+  if (typeof what === "string") assert.ok(lines[0].includes(what), `'${lines[0]}' mentions ${what}`);
+  else assert.match(lines[0], what);
+  assert.doesNotMatch(r.stderr, /\n\s+at /, "no stack trace");
 }
