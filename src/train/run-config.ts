@@ -4,6 +4,10 @@
  * `batchSize`). Named presets, the BitNet and FP learning-rate recipes, validation, and the schedule
  * (schedule.ts) a run follows. It runs nothing (trainer.ts does).
  *
+ * The run presets reuse config.ts's model shapes but train SiLU models (the activation llama.cpp's `bitnet`
+ * architecture hard-codes), so every preset's export runs in llama.cpp too; `--activation relu2` gives 2B4T's.
+ * Shapes whose rows are not multiples of 256 (tiny, small) export as f16 under "auto": no ternary GGUF type fits.
+ *
  * Learning rates. The b1.58 FAQ (SPEC §1) gives 1.5e-3 for a 700M BitNet against 2.5e-4 for the LLaMA
  * FP baseline (6×), peaking at 1.5e-3 → dropping to a 1e-3 line at the midpoint, weight decay 0.1 then 0,
  * 375 warm-up steps. Models of a few million parameters take larger rates: our presets peak at 3e-3
@@ -113,8 +117,8 @@ export function isRunPresetName(name: string): name is RunPresetName {
 
 /** The FP baseline's optimizer keys for a BitNet run's peak LR (see the file comment). */
 export function fpRecipe(ternaryLr: number): Pick<RunConfig, "schedule" | "lr" | "minLr" | "weightDecay"> {
-  const lr = ternaryLr / 4;
-  return { schedule: "cosine", lr, minLr: lr / 10, weightDecay: 0.1 };
+  const lr = Number((ternaryLr / 4).toPrecision(6)); // toPrecision: keep 3e-3 / 40 from printing as 7.500000000000001e-5
+  return { schedule: "cosine", lr, minLr: Number((lr / 10).toPrecision(6)), weightDecay: 0.1 };
 }
 
 /** Every key a RunConfig may hold, with the kind of value it takes (drives validation and the CLI flags). */
