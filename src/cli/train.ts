@@ -6,11 +6,13 @@
  * batchSize; tiedEmbedding has no flag, it can only be true). --resume continues from the newest
  * checkpoint in --out with the checkpoint's config (flags given with it override; changing the model's
  * shape fails). Progress: a bar on a terminal, otherwise a line every logEvery steps. Ctrl-C saves a
- * checkpoint and stops. The tokenizer is a byte-level BPE trained on the training split.
+ * checkpoint and stops. The tokenizer is a byte-level BPE trained on the training split. --compare DIR...
+ * overlays other runs' losses on the plot (e.g. the FP baseline beside BitNet); resuming a finished run only
+ * re-plots and re-exports.
  */
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { createWriteStream, type WriteStream } from "node:fs";
-import { join, resolve } from "node:path";
+import { basename, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import cliProgress from "cli-progress";
 import { Option, type Command } from "commander";
@@ -18,10 +20,10 @@ import { tokenizerFromGGUF } from "../tokenizer/index.ts";
 import { bpeMetadata, trainBpe, type BpeVocabulary } from "../train/bpe-trainer.ts";
 import { splitDocuments, splitTrainValidation, tokenStream } from "../train/data.ts";
 import { exportGGUF } from "../train/export-gguf.ts";
-import { lossCurves, metricLine, metricsJsonl } from "../train/metrics.ts";
+import { lossCurves, metricLine, metricsJsonl, parseMetricsJsonl, type MetricRecord } from "../train/metrics.ts";
 import { plotLossCurves } from "../train/plot.ts";
 import {
-  RUN_CONFIG_KEYS, checkPartialRunConfig, exportTypeOf, isRunPresetName, resolveRunConfig, runConfigJson, runPresets, type RunConfig,
+  RUN_CONFIG_HELP, RUN_CONFIG_KEYS, checkPartialRunConfig, exportTypeOf, isRunPresetName, resolveRunConfig, runConfigJson, runPresets, type RunConfig,
 } from "../train/run-config.ts";
 import { Trainer, trainingEvents, type TrainEvent } from "../train/trainer.ts";
 import { atomicFileSink } from "../node/atomic-file-sink.ts";
@@ -36,6 +38,7 @@ interface TrainFlags {
   preset: string;
   out?: string;
   resume?: boolean;
+  compare?: string[];
   [key: string]: unknown;
 }
 
@@ -118,8 +121,31 @@ function progressReporter(every: number): { event(e: TrainEvent, tps: number): v
   };
 }
 
-async function writePlots(out: string, trainer: Trainer): Promise<void> {
-  const svg = plotLossCurves(lossCurves(trainer.metrics, trainer.config.weights === "ternary" ? "BitNet b1.58" : "FP"), { title: `${trainer.config.name}: loss` });
+const kindLabel = (c: Pick<RunConfig, "weights">): string => (c.weights === "ternary" ? "BitNet b1.58" : "FP");
+
+/** Another run to overlay on the loss plot: its metrics.jsonl and config.json, labelled "<kind> (<dir name>)". */
+interface ComparedRun {
+  label: string;
+  records: MetricRecord[];
+}
+
+async function readComparedRun(dir: string): Promise<ComparedRun> {
+  const configPath = join(dir, "config.json");
+  const config = checkPartialRunConfig(await readJson(configPath), configPath);
+  const metricsPath = join(dir, "metrics.jsonl");
+  let text: string;
+  try {
+    text = await readFile(metricsPath, "utf8");
+  } catch {
+    throw new Error(`${metricsPath}: cannot read the metrics of the run to compare`);
+  }
+  return { label: `${kindLabel({ weights: config.weights ?? "ternary" })} (${basename(resolve(dir))})`, records: parseMetricsJsonl(text, metricsPath) };
+}
+
+async function writePlots(out: string, trainer: Trainer, compared: readonly ComparedRun[]): Promise<void> {
+  const own = compared.length > 0 ? `${kindLabel(trainer.config)} (${basename(out)})` : kindLabel(trainer.config);
+  const curves = [...lossCurves(trainer.metrics, own), ...compared.flatMap((r) => lossCurves(r.records, r.label))];
+  const svg = plotLossCurves(curves, { title: `${trainer.config.name}: loss` });
   await writeFile(join(out, "loss.svg"), svg);
   await writeFile(join(out, "loss.png"), svgToPng(svg));
 }
@@ -131,10 +157,11 @@ export function registerTrain(program: Command): void {
     .option("--config <file>", "JSON file of run-config keys (applied over the preset)")
     .option("--preset <name>", `starting config: ${Object.keys(runPresets).join(", ")}`, "default")
     .option("--out <dir>", "output directory (default: runs/<name>)")
-    .option("--resume", "continue from the newest checkpoint in --out");
+    .option("--resume", "continue from the newest checkpoint in --out")
+    .option("--compare <dirs...>", "overlay these runs' losses (their metrics.jsonl) on loss.svg/png");
   for (const [key, kind] of Object.entries(RUN_CONFIG_KEYS)) {
     if (kind === "true") continue;
-    const opt = new Option(`--${kebab(key)} <${Array.isArray(kind) ? "value" : kind}>`, `run config key ${key}`);
+    const opt = new Option(`--${kebab(key)} <${Array.isArray(kind) ? "value" : kind}>`, `${RUN_CONFIG_HELP[key as keyof RunConfig]} (${key})`);
     if (Array.isArray(kind)) opt.choices(kind as readonly string[]);
     else opt.argParser((raw: string) => parseFlagValue(key, kind as (typeof RUN_CONFIG_KEYS)[keyof RunConfig], raw));
     cmd.addOption(opt);
@@ -161,6 +188,7 @@ export function registerTrain(program: Command): void {
       out = resolve(flags.out ?? join("runs", config.name));
     }
     await mkdir(out, { recursive: true });
+    const compared = await Promise.all((flags.compare ?? []).map(readComparedRun));
     const report = progressReporter(config.logEvery);
     const t0 = performance.now();
 
@@ -193,7 +221,7 @@ export function registerTrain(program: Command): void {
     const save = async (): Promise<void> => {
       flushMetrics();
       await store.save(trainer.snapshot(vocab));
-      await writePlots(out, trainer);
+      await writePlots(out, trainer, compared);
     };
 
     const abort = new AbortController();
@@ -231,6 +259,7 @@ export function registerTrain(program: Command): void {
       return;
     }
 
+    await writePlots(out, trainer, compared); // also for a resumed run that had no steps left
     const type = exportTypeOf(config);
     const modelPath = join(out, "model.gguf");
     await exportGGUF(trainer.params, { ...vocab, pre: "gpt-2" }, await atomicFileSink(modelPath), { type, name: config.name });

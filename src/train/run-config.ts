@@ -201,3 +201,18 @@ export function runConfigJson(c: RunConfig): string {
   for (const k of Object.keys(RUN_CONFIG_KEYS)) if ((c as unknown as Record<string, unknown>)[k] !== undefined) ordered[k] = (c as unknown as Record<string, unknown>)[k];
   return JSON.stringify(ordered, null, 2) + "\n";
 }
+
+/** One line per key for `bitnet train --help` (the field comments above say more). */
+export const RUN_CONFIG_HELP: Record<keyof RunConfig, string> = {
+  vocabSize: "vocabulary size (BPE tokens incl. bos/eos)", dim: "hidden size", ffnDim: "MLP inner size", nLayers: "transformer blocks",
+  nHeads: "query heads", nKvHeads: "key/value heads (GQA)", seqLen: "training context length", ropeTheta: "RoPE base θ",
+  normEps: "RMSNorm epsilon", activation: "MLP gate activation", weights: "BitLinear (ternary) or full-precision baseline",
+  tiedEmbedding: "head tied to the embedding (always)", seed: "seed of initialization and data order", steps: "optimizer steps",
+  batchSize: "sequences per micro-batch", gradAccum: "micro-batches per step", schedule: "learning-rate schedule",
+  lr: "peak learning rate (stage 1 for twoStage)", lr2: "stage-2 peak (twoStage)", minLr: "final LR (cosine, linear)",
+  warmup: "warm-up steps", weightDecay: "weight decay (stage 1 for twoStage)", weightDecay2: "stage-2 weight decay (twoStage)",
+  gradClip: "clip the gradient norm to this (0: off)", initStd: "init standard deviation", valFraction: "share held out for validation",
+  evalEvery: "validate every N steps (0: never)", evalTokens: "validation tokens per evaluation", logEvery: "progress line every N steps (no terminal)",
+  checkpointEvery: "checkpoint every N steps (0: only at the end)", keepCheckpoints: "checkpoints kept",
+  data: "corpus: text file, .gz or folder (default: bundled KJV)", exportType: "GGUF type of the linear weights", name: "general.name of the export",
+};

@@ -1,11 +1,11 @@
 // `bitnet train` end to end: a tiny run (--preset tiny --steps 20) on a small corpus in a temp dir writes
 // config.json, metrics.jsonl, loss.svg, loss.png, checkpoints/ and model.gguf (read back with the
-// independent @huggingface/gguf reader); --resume continues it from its checkpoint; bad flags fail with the
-// flag named.
+// independent @huggingface/gguf reader); --resume continues it from its checkpoint and --compare overlays another
+// run on the plot; bad flags fail with the flag named; configs/*.json are the presets.
 
 import { after, test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
@@ -47,9 +47,13 @@ test("bitnet train --preset tiny --steps 20 writes every output file", async () 
   assert.equal(tensorInfos.length, 1 + 2 * 11 + 1);
 });
 
-test("bitnet train --resume continues from the newest checkpoint and keeps the earlier metrics", async () => {
+test("bitnet train --resume continues from the newest checkpoint and keeps the earlier metrics; --compare overlays another run", async () => {
   const before = readFileSync(join(out, "metrics.jsonl"), "utf8");
-  const r = await runCli(["train", "--resume", "--out", out, "--steps", "24", "--log-every", "2"]);
+  const other = join(dir, "fake-fp");
+  mkdirSync(other);
+  writeFileSync(join(other, "config.json"), JSON.stringify({ weights: "fp", steps: 2 }));
+  writeFileSync(join(other, "metrics.jsonl"), '{"type":"val","step":0,"val_loss":6.3}\n{"type":"train","step":1,"loss":6.2,"lr":0,"wd":0,"grad_norm":1,"tokens_per_s":1,"tokens":1,"elapsed_s":1}\n');
+  const r = await runCli(["train", "--resume", "--out", out, "--steps", "24", "--log-every", "2", "--compare", other]);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /resuming at step 20/);
   const after = readFileSync(join(out, "metrics.jsonl"), "utf8");
@@ -57,6 +61,8 @@ test("bitnet train --resume continues from the newest checkpoint and keeps the e
   const metrics = parseMetricsJsonl(after, "metrics.jsonl");
   assert.deepEqual(metrics.filter((m) => m.type === "train").map((m) => m.step).slice(-4), [21, 22, 23, 24]);
   assert.deepEqual(readdirSync(join(out, "checkpoints")), ["step-00000024.ckpt"]);
+  const svg = readFileSync(join(out, "loss.svg"), "utf8");
+  for (const label of ["BitNet b1.58 (run) train", "BitNet b1.58 (run) val", "FP (fake-fp) train", "FP (fake-fp) val"]) assert.ok(svg.includes(`>${label}<`), label);
 });
 
 test("bad flags and configs fail with the culprit named", async () => {
