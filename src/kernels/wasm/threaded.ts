@@ -1,0 +1,77 @@
+/**
+ * Multi-threaded wasm kernels for any runtime: the WasmKernels backend whose ternary and float matmuls
+ * split their rows across a RowPool (pool.ts) over one shared WebAssembly.Memory. The runtime supplies
+ * only a way to start a helper thread (Node: src/node/wasm-threads.ts; browsers: src/web/helper-workers.ts).
+ * Every row is computed by exactly the code the single-threaded kernels run, so results are identical.
+ * Not here: the pool protocol (pool.ts), the kernels (kernels.ts), choosing a backend (../select.ts).
+ */
+import { kernelSelfTest } from "../select.ts";
+import type { Kernels } from "../types.ts";
+import { WasmArena } from "./arena.ts";
+import { type FloatArgs, type TernaryArgs, WasmKernels } from "./kernels.ts";
+import { compileKernels, instantiateKernels, type WasmSimd } from "./module.ts";
+import { RowPool, type SpawnPoolHelper } from "./pool.ts";
+
+export interface ThreadedKernelOptions {
+  simd: WasmSimd;
+  /** Threads per matmul, the calling thread included (≥ 1). */
+  threads: number;
+  initialBytes?: number;
+  /** Matmuls below this many multiply-adds stay on the calling thread (default MIN_PARALLEL_WORK, 2²⁰). */
+  minParallelWork?: number;
+}
+
+/** Creates the kernels and starts `threads − 1` helpers with `spawn`. */
+export async function startThreadedWasmKernels(options: ThreadedKernelOptions, spawn: SpawnPoolHelper): Promise<ThreadedWasmKernels> {
+  const threads = Math.max(1, Math.floor(options.threads));
+  const arena = new WasmArena(true, options.initialBytes);
+  const module = await compileKernels(options.simd, true);
+  const wasm = await instantiateKernels(module, arena.memory);
+  const pool = await RowPool.start(module, arena.memory, wasm, { helpers: threads - 1, spawn, minParallelWork: options.minParallelWork });
+  return new ThreadedWasmKernels(options.simd, arena, module, wasm, pool);
+}
+
+export class ThreadedWasmKernels extends WasmKernels {
+  override readonly lanes: number;
+  /** The pool the matmuls run on; other row-split kernels can use it too (RowPool.run). */
+  readonly pool: RowPool;
+  private readonly ternaryRows: number;
+  private readonly floatRows: number;
+
+  constructor(simd: WasmSimd, arena: WasmArena, module: WebAssembly.Module, wasm: WasmKernels["wasm"], pool: RowPool) {
+    super(simd, arena, module, wasm);
+    this.pool = pool;
+    this.lanes = pool.lanes;
+    this.ternaryRows = pool.fn("ternaryRows");
+    this.floatRows = pool.fn("floatRows");
+  }
+
+  /** Stops the helper threads. The kernels keep working, on the calling thread only. */
+  close(): Promise<void> {
+    return this.pool.close();
+  }
+
+  protected override runTernary(args: TernaryArgs, rows: number, macs: number, work: number[]): void {
+    this.pool.run(this.ternaryRows, args, rows, macs, work);
+  }
+
+  protected override runFloat(args: FloatArgs, rows: number, macs: number): void {
+    this.pool.run(this.floatRows, args, rows, macs);
+  }
+}
+
+/**
+ * `chosen` (what selectKernels picked) with `threads` threads, when it is wasm over a shared memory and
+ * more than one thread is asked for; else `chosen` itself. Throws if the threaded kernels fail the
+ * self-test against the reference.
+ */
+export async function withThreads(chosen: Kernels, threads: number, spawn: SpawnPoolHelper, options: Omit<ThreadedKernelOptions, "simd" | "threads"> = {}): Promise<Kernels> {
+  if (threads <= 1 || !(chosen instanceof WasmKernels) || !chosen.arena.shared) return chosen;
+  const threaded = await startThreadedWasmKernels({ ...options, simd: chosen.simd, threads }, spawn);
+  const failed = kernelSelfTest(threaded);
+  if (failed) {
+    await threaded.close();
+    throw new Error(`wasm kernels with ${threads} threads gave wrong results (${failed})`);
+  }
+  return threaded;
+}

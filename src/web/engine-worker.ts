@@ -1,0 +1,182 @@
+/**
+ * The program of the engine's Web Worker: one model, its kernels and its thread pool, driven by the
+ * page's messages (protocol.ts). The forward pass is synchronous and blocks in Atomics.wait while the
+ * helper workers compute their rows, which only a worker may do; the page stays responsive.
+ * Requests run one at a time in arrival order, except "abort" (and the abort that "dispose" implies),
+ * which act at once: generation yields between tokens, so an abort is seen before the next one.
+ * `npm run build:web` bundles this file into a string (generated/engine-worker.ts) that client.ts starts
+ * from a Blob URL. Not here: the page's API (client.ts), the pool (src/kernels/wasm/pool.ts).
+ */
+import { blobSource, bufferSource, loadModelFrom, type BitNetModel } from "../core.ts";
+import type { FinishReason } from "../generate/generate.ts";
+import { kernelsInfo, selectKernels } from "../kernels/select.ts";
+import type { Kernels } from "../kernels/types.ts";
+import { WasmKernels } from "../kernels/wasm/kernels.ts";
+import { ThreadedWasmKernels, withThreads } from "../kernels/wasm/threaded.ts";
+import { spawnWebWorkerHelper } from "./helper-workers.ts";
+import type { BitNetModelInfo, EngineHello, EngineReply, EngineRequest, EngineStats, FinishInfo, ModelSource, WebLoadProgressEvent } from "./protocol.ts";
+
+/** The parts of DedicatedWorkerGlobalScope used here (the DOM library types `self` as a Window). */
+interface WorkerScope {
+  onmessage: ((e: MessageEvent<EngineRequest>) => void) | null;
+  postMessage(message: EngineReply): void;
+  crossOriginIsolated?: boolean;
+}
+
+const scope = globalThis as unknown as WorkerScope;
+let model: BitNetModel | null = null;
+let kernels: Kernels | null = null;
+const generations = new Map<number, AbortController>();
+let queue: Promise<void> = Promise.resolve();
+
+const post = (reply: EngineReply): void => scope.postMessage(reply);
+
+scope.onmessage = (e) => {
+  const req = e.data;
+  if (req.type === "abort") {
+    generations.get(req.target)?.abort(new DOMException("generation aborted", "AbortError"));
+    return;
+  }
+  // Disposing must not wait for running generations to finish on their own.
+  if (req.type === "dispose") for (const g of generations.values()) g.abort(new DOMException("the engine was disposed", "AbortError"));
+  queue = queue.then(() =>
+    handle(req).then(
+      (value) => post({ type: "result", id: req.id, value }),
+      (err: unknown) => {
+        const error = err instanceof Error ? err : new Error(String(err));
+        post({ type: "error", id: req.id, name: error.name, message: error.message });
+      },
+    ),
+  );
+};
+
+async function handle(req: Exclude<EngineRequest, { type: "abort" }>): Promise<unknown> {
+  switch (req.type) {
+    case "hello":
+      return { crossOriginIsolated: scope.crossOriginIsolated === true } satisfies EngineHello;
+    case "load":
+      return load(req);
+    case "generate":
+      return stream(req.id, (signal, onFinish) => loaded().generate(req.prompt, { ...req.options, signal }, onFinish));
+    case "chat":
+      return stream(req.id, (signal, onFinish) => loaded().chat(req.messages, { ...req.options, signal }, onFinish));
+    case "tokenize":
+      return loaded().tokenize(req.text, { addBos: req.addBos, special: req.special });
+    case "stats":
+      return {
+        threads: kernels instanceof WasmKernels ? kernels.lanes : 1,
+        splitJobs: kernels instanceof ThreadedWasmKernels ? kernels.pool.splitJobs : 0,
+      } satisfies EngineStats;
+    case "dispose":
+      await unload();
+      return null;
+  }
+}
+
+function loaded(): BitNetModel {
+  if (!model) throw new Error("no model is loaded: call load() first");
+  return model;
+}
+
+async function unload(): Promise<void> {
+  const old = model;
+  model = null;
+  kernels = null;
+  await old?.dispose();
+}
+
+async function load(req: Extract<EngineRequest, { type: "load" }>): Promise<BitNetModelInfo> {
+  await unload();
+  const onProgress = (event: WebLoadProgressEvent): void => post({ type: "progress", id: req.id, event });
+  const input = await openSource(req.source, req.name, onProgress);
+  const chosen = await chooseKernels(req.threads, req.minParallelWork, req.fallbackReason);
+  try {
+    model = await loadModelFrom(input, { ...req.options, kernels: chosen.kernels, onProgress });
+  } catch (e) {
+    await chosen.kernels.close?.();
+    throw e;
+  }
+  model.adoptKernels();
+  kernels = chosen.kernels;
+  return {
+    fileName: model.fileName,
+    config: model.config,
+    contextLength: model.contextLength,
+    kernels: model.kernels,
+    threads: chosen.kernels instanceof WasmKernels ? chosen.kernels.lanes : 1,
+    fallbackReason: chosen.reason,
+  };
+}
+
+/** A byte source for the model: bytes and Blobs as they are; a URL downloaded whole, with progress. */
+async function openSource(source: ModelSource, name: string | undefined, onProgress: (e: WebLoadProgressEvent) => void) {
+  if (source instanceof Blob) return name ? blobSource(source, name) : blobSource(source);
+  if (!("url" in source)) return bufferSource(source, name);
+  const file = name ?? source.url;
+  const res = await fetch(source.url);
+  if (!res.ok || !res.body) throw new Error(`${file}: HTTP ${res.status} ${res.statusText}`);
+  const header = res.headers.get("content-length");
+  const totalBytes = header !== null && res.headers.get("content-encoding") === null ? Number(header) : null;
+  const chunks: Uint8Array[] = [];
+  let loadedBytes = 0;
+  const reader = res.body.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    chunks.push(value);
+    loadedBytes += value.byteLength;
+    onProgress({ phase: "download", file, loadedBytes, totalBytes });
+  }
+  const bytes = new Uint8Array(loadedBytes);
+  let at = 0;
+  for (const c of chunks) {
+    bytes.set(c, at);
+    at += c.byteLength;
+  }
+  return bufferSource(bytes, file);
+}
+
+/**
+ * The fastest kernels with up to `threads` threads, and why fewer are used, if they are. A pool that
+ * fails to start or to compute right costs speed, not the page: the engine then runs on one thread.
+ */
+async function chooseKernels(threads: number, minParallelWork: number | undefined, pageReason: string | null): Promise<{ kernels: Kernels; reason: string | null }> {
+  const chosen = await selectKernels();
+  const slower = kernelsInfo().fallbackReason;
+  let reason = pageReason;
+  if (threads > 1) {
+    if (scope.crossOriginIsolated !== true) {
+      reason = "the engine's worker is not cross-origin isolated, so it has no shared memory: running on 1 thread";
+    } else if (!(chosen instanceof WasmKernels) || !chosen.arena.shared) {
+      reason = `the ${chosen.name} kernels run on 1 thread${slower ? ` (${slower})` : ""}`;
+    } else {
+      try {
+        const threaded = await withThreads(chosen, threads, spawnWebWorkerHelper, { minParallelWork });
+        return { kernels: threaded, reason: slower };
+      } catch (e) {
+        reason = `${threads} threads could not be used (${(e as Error).message}): running on 1 thread`;
+      }
+    }
+  }
+  return { kernels: chosen, reason: reason && slower ? `${reason}; ${slower}` : (reason ?? slower) };
+}
+
+/** Runs one generation, posting each token as it comes; resolves to how it ended. */
+async function stream(
+  id: number,
+  start: (signal: AbortSignal, onFinish: (reason: FinishReason, promptTokens: number, generatedTokens: number) => void) => AsyncIterable<{ token: number; text: string }>,
+): Promise<FinishInfo> {
+  const controller = new AbortController();
+  generations.set(id, controller);
+  let finish: FinishInfo | null = null;
+  try {
+    const tokens = start(controller.signal, (reason, promptTokens, generatedTokens) => {
+      finish = { reason, promptTokens, generatedTokens };
+    });
+    for await (const { token, text } of tokens) post({ type: "token", id, token, text });
+  } finally {
+    generations.delete(id);
+  }
+  if (!finish) throw new Error("generation ended without a finish reason");
+  return finish;
+}
