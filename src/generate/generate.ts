@@ -8,6 +8,7 @@ import type { BitNetModel } from "../model/model.ts";
 import { chooseChatTemplate, renderChat, type ChatMessage } from "./chat-template.ts";
 import { Sampler, type SamplingOptions } from "./sampler.ts";
 import { StopMatcher } from "./stop.ts";
+import { nextMacrotask } from "./next-tick.ts";
 
 export interface GenerateOptions extends SamplingOptions {
   /** Most tokens to generate (n_predict). Default 128. */
@@ -93,7 +94,7 @@ export async function* generate(
     }
     if (generated < maxTokens) logits = model.step(token);
     // Let the event loop breathe between tokens (servers, UIs).
-    await new Promise<void>((resolve) => setTimeout(resolve, 0));
+    await nextMacrotask();
   }
   if (!hitStopString) {
     // Bytes still waiting for the rest of a character, and text held back as a possible stop string.
