@@ -3,9 +3,10 @@
  * line on stdout. A process of its own is the only way to read one model's peak memory (maxRSS never
  * goes down). bench/run.ts spawns it through `runDecodeChild`; it can also be run by hand:
  *
- *   node --import tsx bench/decode-child.ts FILE [--threads N] [--tokens N] [--ref]
+ *   node --import tsx bench/decode-child.ts FILE [--threads N] [--tokens N] [--ref] [--head-type q8_0]
  *
  * `--ref` uses the TypeScript reference kernels: the only backend for a model over wasm32's 4 GiB.
+ * `--head-type q8_0` loads the output head as int8 (ModelOptions.headType).
  * Not here: the parent's tables (run.ts).
  */
 import { spawn } from "node:child_process";
@@ -24,8 +25,8 @@ export interface DecodeChildResult {
 const PROMPT = 8;
 
 /** Runs this file in a child process on `path` and returns what it reports. */
-export function runDecodeChild(path: string, opts: { threads: number; tokens: number; ref?: boolean }): Promise<DecodeChildResult> {
-  const args = ["--import", "tsx", fileURLToPath(import.meta.url), path, "--threads", String(opts.threads), "--tokens", String(opts.tokens), ...(opts.ref ? ["--ref"] : [])];
+export function runDecodeChild(path: string, opts: { threads: number; tokens: number; ref?: boolean; headType?: "keep" | "q8_0" }): Promise<DecodeChildResult> {
+  const args = ["--import", "tsx", fileURLToPath(import.meta.url), path, "--threads", String(opts.threads), "--tokens", String(opts.tokens), ...(opts.ref ? ["--ref"] : []), ...(opts.headType ? ["--head-type", opts.headType] : [])];
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"] });
     let out = "";
@@ -47,7 +48,7 @@ export function runDecodeChild(path: string, opts: { threads: number; tokens: nu
 async function child(): Promise<void> {
   const { values, positionals } = parseArgs({
     allowPositionals: true,
-    options: { threads: { type: "string", default: "1" }, tokens: { type: "string", default: "16" }, ref: { type: "boolean", default: false } },
+    options: { threads: { type: "string", default: "1" }, tokens: { type: "string", default: "16" }, ref: { type: "boolean", default: false }, "head-type": { type: "string", default: "keep" } },
   });
   const path = positionals[0];
   if (!path) throw new Error("decode-child: no model file given");
@@ -56,7 +57,8 @@ async function child(): Promise<void> {
   const { argmax, benchPrompt } = await import("./throughput.ts");
   const tokens = Number(values.tokens);
   const t0 = performance.now();
-  const model = await loadModel(path, { threads: Number(values.threads), contextLength: PROMPT + tokens + 1, batchSize: PROMPT, kernels: values.ref ? refKernels : undefined });
+  const headType = values["head-type"] as "keep" | "q8_0";
+  const model = await loadModel(path, { threads: Number(values.threads), contextLength: PROMPT + tokens + 1, batchSize: PROMPT, kernels: values.ref ? refKernels : undefined, headType });
   const loadSeconds = (performance.now() - t0) / 1000;
   let next = argmax(model.evaluate(benchPrompt(PROMPT, model.config.vocabSize)));
   const t1 = performance.now();

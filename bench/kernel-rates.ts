@@ -1,14 +1,15 @@
 /**
  * Section (a) of `npm run bench`, kept short: GMAC/s of our TQ2_0 kernel on 2B4T's four matrix shapes
  * for one token (decode), on one thread and on N, a cold pass over a stack of layers larger than the
- * caches (as decode reads them), the F16 output head over the full vocabulary, and the memory read
- * bandwidth measured in the same process. The exhaustive version (every format, the reference, T=64)
+ * caches (as decode reads them), the F16 output head over the full vocabulary and the same head in
+ * Q8_0 (the int8 head of `headType: "q8_0"`), and the memory read bandwidth measured in the same process. The exhaustive version (every format, the reference, T=64)
  * is bench/kernels.ts. Not here: whole-model throughput (throughput.ts).
  */
 import type { FloatMatrix, Kernels, QuantizedActivations, TernaryMatrix } from "../src/kernels/types.ts";
 import { createWasmKernels, type WasmKernels } from "../src/kernels/wasm/kernels.ts";
 import { createThreadedWasmKernels } from "../src/node/wasm-threads.ts";
 import { tq2_0 } from "../src/quant/codecs/index.ts";
+import { q8_0Bytes } from "../src/quant/codecs/q8_0.ts";
 import { median } from "./stats.ts";
 
 /** [K, N]: attn_q/attn_output, attn_k/attn_v, ffn_gate/ffn_up, ffn_down. */
@@ -67,6 +68,18 @@ function timer(fn: () => void, minMs: number): () => number {
   };
 }
 
+/** A random Q8_0 matrix [N, K]: codes in [-127, 127] (what ggml writes), fp16 scales around 1e-3. */
+export function randomQ8Head(N: number, K: number): Uint8Array {
+  const bytes = new Uint8Array(q8_0Bytes(N, K));
+  for (let i = 0; i < bytes.length; i += 65536) crypto.getRandomValues(bytes.subarray(i, i + 65536));
+  for (let b = 0; b < bytes.length; b += 34) {
+    bytes[b] = Math.floor(rand() * 256);
+    bytes[b + 1] = 0x14 + (b & 3); // 2^-10 .. 2^-8: finite, normal
+    for (let j = 2; j < 34; j++) if (bytes[b + j] === 0x80) bytes[b + j] = 0x81;
+  }
+  return bytes;
+}
+
 interface Case {
   label: string;
   macs: number;
@@ -121,6 +134,15 @@ export async function measureKernelRates(opts: { threads: number; rounds: number
     const x = new Float32Array(D).map(() => rand() - 0.5);
     const out = new Float32Array(VOCAB);
     cases.push({ label: `f16 head ${D}→${VOCAB}, 1 token, cold, ${name}`, macs: VOCAB * D, bytes: headBits.byteLength, sample: timer(() => (k as Kernels).floatMatmul(head, x, 1, out), 1), samples: [] });
+  }
+  const q8 = randomQ8Head(VOCAB, D);
+  for (const [name, k] of backends) {
+    const data = k.allocWeights(q8.length, 64);
+    data.set(q8);
+    const head: FloatMatrix = { kind: "float", format: "q8_0", name: "output", rows: VOCAB, cols: D, data, outScale: 1 };
+    const x = new Float32Array(D).map(() => rand() - 0.5);
+    const out = new Float32Array(VOCAB);
+    cases.push({ label: `q8_0 head ${D}→${VOCAB}, 1 token, cold, ${name}`, macs: VOCAB * D, bytes: q8.length, sample: timer(() => (k as Kernels).floatMatmul(head, x, 1, out), 1), samples: [] });
   }
 
   for (let r = 0; r < opts.rounds; r++) {

@@ -1,7 +1,7 @@
 /**
  * Kernel benchmark (not a test): GMAC/s of the reference and the wasm kernels on BitNet b1.58 2B4T's
  * matrix shapes, for one token (decode) and 64 tokens (prefill), in TQ2_0, I2_S and TQ1_0; the f16
- * output head; and a memory-read-bandwidth probe in the same process, so that decode can be stated as
+ * output head and its int8 (Q8_0) version; and a memory-read-bandwidth probe in the same process, so that decode can be stated as
  * a fraction of what the memory delivers.
  *
  * Run: node_modules/.bin/node --import tsx bench/kernels.ts [--rounds N] [--threads N] [--no-ref] [--quick]
@@ -15,6 +15,7 @@ import type { FloatMatrix, Kernels, QuantizedActivations, TernaryFormat, Ternary
 import { createWasmKernels, type WasmKernels } from "../src/kernels/wasm/kernels.ts";
 import { createThreadedWasmKernels, type ThreadedWasmKernels } from "../src/node/wasm-threads.ts";
 import { i2_s, tq1_0, tq2_0 } from "../src/quant/codecs/index.ts";
+import { randomQ8Head } from "./kernel-rates.ts";
 
 const args = process.argv.slice(2);
 const flag = (name: string): boolean => args.includes(name);
@@ -209,6 +210,17 @@ async function main(): Promise<void> {
       cold.push({ label: `f16 head ${D}→${V} T=${T} ${name}`, macs: T * V * D, bytes: headBits.byteLength, timer: new Timer(() => k.floatMatmul(head, x, T, out), 1), samples: [], rounds: ROUNDS });
     }
   }
+  const q8Bytes = randomQ8Head(V, D);
+  for (const [name, k] of fastBackends) {
+    const data = (k as WasmKernels).allocWeights(q8Bytes.length, 64);
+    data.set(q8Bytes);
+    const head: FloatMatrix = { kind: "float", format: "q8_0", name: "output", rows: V, cols: D, data, outScale: 1 };
+    for (const T of [1, 4]) {
+      const x = new Float32Array(T * D).map(() => rand() - 0.5);
+      const out = new Float32Array(T * V);
+      cold.push({ label: `q8_0 head ${D}→${V} T=${T} ${name}`, macs: T * V * D, bytes: q8Bytes.length, timer: new Timer(() => k.floatMatmul(head, x, T, out), 1), samples: [], rounds: ROUNDS });
+    }
+  }
   runInterleaved("cold", [coldProbe, ...cold]);
 
   const hotBandwidth = probeBytes / median(hotProbe.samples);
@@ -217,7 +229,7 @@ async function main(): Promise<void> {
   console.log(`Memory read bandwidth (wasm, 1 thread, ${probeBytes / 2 ** 20} MiB): ${(hotBandwidth / 1e9).toFixed(1)} GB/s during the hot runs, ${(coldBandwidth / 1e9).toFixed(1)} GB/s during the cold runs.\n`);
   console.log("Hot (one matrix, cached):\n");
   table(hot, hotBandwidth);
-  console.log(`\nCold (${layers} 2B4T layers per pass; the f16 head over the full vocabulary):\n`);
+  console.log(`\nCold (${layers} 2B4T layers per pass; the f16 and q8_0 heads over the full vocabulary):\n`);
   table(cold, coldBandwidth);
   await Promise.all(threaded.map((t) => t.close()));
 }

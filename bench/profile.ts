@@ -1,14 +1,12 @@
 /**
  * Where our engine's time goes, for a decode step and for prefill: ternary matmuls, activation
  * quantization, the output head, other float matmuls, attention, and the rest (norms, RoPE, residuals,
- * embedding rows, JS glue). Kernel calls are timed through a wrapper around the backend the engine
- * would pick; attention is a plain function the forward pass calls directly, so it is timed on its own
- * with the same batch sizes and positions. Not here: throughput figures (throughput.ts).
+ * embedding rows, JS glue), with the rest's kernel calls broken out. Every op is a call on the kernel
+ * backend, so each is timed through a wrapper around the backend the engine would pick.
+ * Not here: throughput figures (throughput.ts).
  */
-import { attention } from "../src/kernels/attention.ts";
 import type { Kernels } from "../src/kernels/types.ts";
 import { loadModel } from "../src/index.ts";
-import type { ModelConfig } from "../src/model/config.ts";
 import { selectNodeKernels } from "../src/node/wasm-select.ts";
 import { argmax, benchPrompt } from "./throughput.ts";
 
@@ -16,11 +14,17 @@ import { argmax, benchPrompt } from "./throughput.ts";
 export interface TimeSplit {
   total: number;
   ternary: number;
+  /** Stand-alone activation quantization (the quantization fused into RMSNorm counts under norm). */
   quantize: number;
   head: number;
   otherFloat: number;
   attention: number;
+  /** Everything else: the three parts below and the embedding rows, the KV cache writes in F32, JS glue. */
   rest: number;
+  /** RMSNorm, alone or fused with quantization (part of rest). */
+  norm: number;
+  /** RoPE, the gated activation, residual adds, F16 cache writes (part of rest). */
+  pointwise: number;
 }
 
 export interface EngineProfile {
@@ -31,26 +35,24 @@ export interface EngineProfile {
   prefill: TimeSplit;
 }
 
-type KernelMs = Pick<TimeSplit, "ternary" | "quantize" | "head" | "otherFloat">;
+type KernelMs = Pick<TimeSplit, "ternary" | "quantize" | "head" | "otherFloat" | "attention" | "norm" | "pointwise">;
 
 /** The same backend with every call timed; the head is the float matrix named token_embd or output. */
 function timedKernels(inner: Kernels): { kernels: Kernels; ms: KernelMs } {
-  const ms: KernelMs = { ternary: 0, quantize: 0, head: 0, otherFloat: 0 };
+  const ms: KernelMs = { ternary: 0, quantize: 0, head: 0, otherFloat: 0, attention: 0, norm: 0, pointwise: 0 };
+  const timed = <A extends unknown[]>(part: keyof KernelMs, f: (...args: A) => void) => (...args: A): void => {
+    const t0 = performance.now();
+    f.apply(inner, args);
+    ms[part] += performance.now() - t0;
+  };
   const kernels: Kernels = {
     name: inner.name,
     allocWeights: inner.allocWeights?.bind(inner),
     reserve: inner.reserve?.bind(inner),
     close: inner.close?.bind(inner),
-    quantizeActivations(x, tokens, cols, mode, out) {
-      const t0 = performance.now();
-      inner.quantizeActivations(x, tokens, cols, mode, out);
-      ms.quantize += performance.now() - t0;
-    },
-    ternaryMatmul(w, x, out) {
-      const t0 = performance.now();
-      inner.ternaryMatmul(w, x, out);
-      ms.ternary += performance.now() - t0;
-    },
+    allocState: inner.allocState?.bind(inner),
+    quantizeActivations: timed("quantize", inner.quantizeActivations),
+    ternaryMatmul: timed("ternary", inner.ternaryMatmul),
     floatMatmul(w, x, tokens, out) {
       const t0 = performance.now();
       inner.floatMatmul(w, x, tokens, out);
@@ -58,27 +60,23 @@ function timedKernels(inner: Kernels): { kernels: Kernels; ms: KernelMs } {
       if (w.name.startsWith("token_embd") || w.name.startsWith("output")) ms.head += dt;
       else ms.otherFloat += dt;
     },
+    attention: timed("attention", inner.attention),
+    rmsnorm: timed("norm", inner.rmsnorm),
+    rmsnormQuantize: timed("norm", inner.rmsnormQuantize),
+    rope: timed("pointwise", inner.rope),
+    gatedActivation: timed("pointwise", inner.gatedActivation),
+    addInPlace: timed("pointwise", inner.addInPlace),
+    f32ToF16: timed("pointwise", inner.f32ToF16),
   };
   return { kernels, ms };
 }
 
-/** Milliseconds of attention alone over every layer, for batches of `T` queries starting at each of `starts` (random K/V: the cost does not depend on the values). */
-function attentionMs(cfg: ModelConfig, starts: number[], T: number): number {
-  const KV = cfg.nKvHeads * cfg.headDim;
-  const ctx = starts[starts.length - 1] + T;
-  const keys = new Float32Array(ctx * KV).map(() => Math.random() - 0.5);
-  const values = new Float32Array(ctx * KV).map(() => Math.random() - 0.5);
-  const q = new Float32Array(T * cfg.dim).map(() => Math.random() - 0.5);
-  const out = new Float32Array(T * cfg.dim);
-  const scores = new Float32Array(ctx);
-  const t0 = performance.now();
-  for (const p of starts) for (let l = 0; l < cfg.nLayers; l++) attention(out, q, keys, values, p, T, cfg, scores);
-  return performance.now() - t0;
-}
-
-function split(totalMs: number, k: KernelMs, attMs: number, tokens: number): TimeSplit {
+function split(totalMs: number, k: KernelMs, tokens: number): TimeSplit {
   const per = (x: number) => x / tokens;
-  const s: TimeSplit = { total: per(totalMs), ternary: per(k.ternary), quantize: per(k.quantize), head: per(k.head), otherFloat: per(k.otherFloat), attention: per(attMs), rest: 0 };
+  const s: TimeSplit = {
+    total: per(totalMs), ternary: per(k.ternary), quantize: per(k.quantize), head: per(k.head), otherFloat: per(k.otherFloat),
+    attention: per(k.attention), rest: 0, norm: per(k.norm), pointwise: per(k.pointwise),
+  };
   s.rest = Math.max(0, s.total - s.ternary - s.quantize - s.head - s.otherFloat - s.attention);
   return s;
 }
@@ -103,7 +101,6 @@ export async function profileEngine(path: string, o: { threads: number; decodeSt
     for (let i = 0; i < o.decodeSteps; i++) next = argmax(model.step(next));
     const decodeMs = performance.now() - t0;
     const decodeKernels = { ...timed.ms };
-    const decodeAtt = attentionMs(cfg, Array.from({ length: o.decodeSteps }, (_, i) => promptLength + i), 1);
 
     model.reset();
     zero();
@@ -111,15 +108,13 @@ export async function profileEngine(path: string, o: { threads: number; decodeSt
     model.evaluate(benchPrompt(o.prefillTokens, cfg.vocabSize));
     const prefillMs = performance.now() - t1;
     const prefillKernels = { ...timed.ms };
-    let prefillAtt = 0;
-    for (let p = 0; p < o.prefillTokens; p += o.batch) prefillAtt += attentionMs(cfg, [p], Math.min(o.batch, o.prefillTokens - p));
 
     return {
       decodeSteps: o.decodeSteps,
       prefillTokens: o.prefillTokens,
       batch: o.batch,
-      decode: split(decodeMs, decodeKernels, decodeAtt, o.decodeSteps),
-      prefill: split(prefillMs, prefillKernels, prefillAtt, o.prefillTokens),
+      decode: split(decodeMs, decodeKernels, o.decodeSteps),
+      prefill: split(prefillMs, prefillKernels, o.prefillTokens),
     };
   } finally {
     await model.dispose();

@@ -7,7 +7,8 @@
  *
  * (a) kernel GMAC/s against the memory bandwidth measured in the same process (kernel-rates.ts);
  * (b) prefill and decode tok/s, ours and llama.cpp's, on the same TQ2_0 file with the same threads,
- *     interleaved round by round, medians (throughput.ts), and where a decode step's time goes;
+ *     interleaved round by round, medians (throughput.ts), and where a decode step's time goes; ours
+ *     also with the int8 head (`--head-type q8_0`: the F16 head quantized to Q8_0 at load);
  * (c) the ternary model against the same shape in F16: file size, peak RSS and decode tok/s, each
  *     measured in a fresh child process (decode-child.ts).
  * `--quick` uses 4 layers and a 1024-token vocabulary. The report is Markdown on stdout; with `--json`
@@ -186,7 +187,8 @@ async function main(): Promise<void> {
   const ctx = Math.ceil((Math.max(PREFILL, DECODE_PROMPT + DECODE) + 8) / 256) * 256;
   const ours = await openOurs(path, { threads: THREADS, contextLength: ctx, batchSize: OUR_BATCH });
   const theirsOrWhy = await openLlamaCpp(path, { threads: THREADS, contextLength: ctx, batchSize: PREFILL });
-  const engines = [ours, ...(typeof theirsOrWhy === "string" ? [] : [theirsOrWhy])];
+  const oursQ8 = await openOurs(path, { threads: THREADS, contextLength: ctx, batchSize: OUR_BATCH, headType: "q8_0" });
+  const engines = [ours, ...(typeof theirsOrWhy === "string" ? [] : [theirsOrWhy]), oursQ8];
   if (typeof theirsOrWhy === "string") log(`  llama.cpp skipped: ${theirsOrWhy}`);
   const samples = await interleave(engines, ROUNDS);
   const labels = engines.map((e) => e.label);
@@ -203,8 +205,10 @@ async function main(): Promise<void> {
 
   const ourPrefill = median(samples[0].prefill);
   const ourDecode = median(samples[0].decode);
-  const theirPrefill = samples[1] ? median(samples[1].prefill) : null;
-  const theirDecode = samples[1] ? median(samples[1].decode) : null;
+  const theirs = typeof theirsOrWhy === "string" ? null : samples[1];
+  const theirPrefill = theirs ? median(theirs.prefill) : null;
+  const theirDecode = theirs ? median(theirs.decode) : null;
+  const q8Decode = median((samples.at(-1) as Samples).decode);
   const main0 = pairRows(pairs[0]);
   const fairPair = pairs.find((p) => !p.f16.ref);
   const fair = fairPair ? pairRows(fairPair) : null;
@@ -241,6 +245,9 @@ async function main(): Promise<void> {
   say(`| ours / llama.cpp | ${times(ratio(ourPrefill, theirPrefill))} | ${times(ratio(ourDecode, theirDecode))} |`);
   say();
   say(`Decode limit from memory bandwidth: a step reads ${mib(perToken)} (linear ${mib(bytes.linear)} + head ${mib(bytes.head)}), so ${(bw1 / 1e9).toFixed(1)} GB/s allows **${(bw1 / perToken).toFixed(1)} tok/s** (1 thread's bandwidth; SPEC §8's C probe found 69 GB/s on 2 threads: ${(69e9 / perToken).toFixed(1)} tok/s). Ours reaches ${((ourDecode / (bw1 / perToken)) * 100).toFixed(0)}% of the 1-thread limit${theirDecode !== null ? `, llama.cpp ${((theirDecode / (bw1 / perToken)) * 100).toFixed(0)}%` : ""}.`);
+  say();
+  const q8Head = (bytes.head * 17) / 32; // Q8_0: 34 bytes per 32 values, against F16's 64
+  say(`With the int8 head (\`--head-type q8_0\`) a step reads ${mib(bytes.linear + q8Head)} (head ${mib(q8Head)}): limit **${(bw1 / (bytes.linear + q8Head)).toFixed(1)} tok/s**; ours decodes at ${f1(q8Decode)} tok/s with it, ${times(ratio(q8Decode, ourDecode))} the F16 head's.`);
   say();
   say(`Where our time goes, ms per token (decode: ${profile.decodeSteps} steps; prefill: ${profile.prefillTokens} tokens in batches of ${profile.batch}):`);
   say();
@@ -288,6 +295,7 @@ async function main(): Promise<void> {
     llamacpp_skipped: typeof theirsOrWhy === "string" ? theirsOrWhy : null,
     prefill_ratio: ratio(ourPrefill, theirPrefill),
     decode_ratio: ratio(ourDecode, theirDecode),
+    q8_head_decode_tok_s: q8Decode,
     samples: Object.fromEntries(labels.map((l, i) => [l, samples[i]])),
     bandwidth_bytes_s: bw1,
     decode_limit_tok_s: bw1 / perToken,

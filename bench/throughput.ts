@@ -15,6 +15,7 @@
 import type { Kernels } from "../src/kernels/types.ts";
 import { loadModel } from "../src/index.ts";
 import type { KVCacheType } from "../src/model/kv-cache.ts";
+import type { HeadType } from "../src/model/weights.ts";
 
 export interface EngineOptions {
   threads: number;
@@ -24,6 +25,8 @@ export interface EngineOptions {
   batchSize: number;
   /** Our KV cache type (llama.cpp keeps its default, F16). */
   kvCacheType?: KVCacheType;
+  /** Our output head's storage ("q8_0": the int8 head, quantized at load). */
+  headType?: HeadType;
   /** Our kernels, when the caller wants to pass its own (e.g. the reference for a model too big for wasm32, or a timing wrapper). */
   kernels?: Kernels;
 }
@@ -60,10 +63,11 @@ export function benchPrompt(n: number, vocab: number): number[] {
 }
 
 export async function openOurs(path: string, o: EngineOptions): Promise<Engine & { vocabSize: number }> {
-  const model = await loadModel(path, { threads: o.threads, contextLength: o.contextLength, batchSize: o.batchSize, kvCacheType: o.kvCacheType, kernels: o.kernels });
+  const model = await loadModel(path, { threads: o.threads, contextLength: o.contextLength, batchSize: o.batchSize, kvCacheType: o.kvCacheType, kernels: o.kernels, headType: o.headType });
   const threads = o.kernels ? "" : ` ×${o.threads}`;
+  const head = o.headType === "q8_0" ? ", q8_0 head" : "";
   return {
-    label: `bitnet-ts (${model.kernels}${threads})`,
+    label: `bitnet-ts (${model.kernels}${threads}${head})`,
     vocabSize: model.config.vocabSize,
     async prefill(prompt) {
       model.reset();

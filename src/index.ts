@@ -5,12 +5,12 @@
 import { loadModelFrom, type ModelInput } from "./core.ts";
 import type { BitNetModel, ModelOptions } from "./model/model.ts";
 import { openFileSource } from "./node/file-source.ts";
-import { selectNodeKernels } from "./node/wasm-select.ts";
+import { defaultThreads, selectNodeKernels } from "./node/wasm-select.ts";
 
 export * from "./core.ts";
 
 export interface NodeModelOptions extends ModelOptions {
-  /** Threads per matmul, the calling thread included (default 1). Ignored when `kernels` is given. */
+  /** Threads per matmul, the calling thread included (default: the number of cores). Ignored when `kernels` is given. */
   threads?: number;
 }
 
@@ -19,9 +19,9 @@ export interface NodeModelOptions extends ModelOptions {
  * bytes, Blobs and ByteSources work as in the browser.
  */
 export async function loadModel(pathOrBuffer: string | ModelInput, options: NodeModelOptions = {}): Promise<BitNetModel> {
-  const { threads, ...rest } = options;
-  if (threads !== undefined && (!Number.isInteger(threads) || threads < 1)) throw new Error(`threads must be a positive integer, got ${threads}`);
-  const kernels = rest.kernels ?? (threads !== undefined && threads > 1 ? await selectNodeKernels({ threads }) : undefined);
+  const { threads = defaultThreads(), ...rest } = options;
+  if (!Number.isInteger(threads) || threads < 1) throw new Error(`threads must be a positive integer, got ${threads}`);
+  const kernels = rest.kernels ?? (threads > 1 ? await selectNodeKernels({ threads }) : undefined);
   const source = typeof pathOrBuffer === "string" ? await openFileSource(pathOrBuffer) : pathOrBuffer;
   try {
     const model = await loadModelFrom(source, { ...rest, kernels });

@@ -9,6 +9,7 @@ import { registerConvert } from "./convert.ts";
 import { registerGenerate } from "./generate.ts";
 import { registerInfo } from "./info.ts";
 import { registerLogits } from "./logits.ts";
+import { registerReproduce } from "./reproduce.ts";
 import { registerTrain } from "./train.ts";
 
 const program = new Command();
@@ -24,6 +25,7 @@ registerChat(program);
 registerInfo(program);
 registerConvert(program);
 registerTrain(program);
+registerReproduce(program);
 registerBench(program);
 
 try {

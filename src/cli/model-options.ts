@@ -1,11 +1,12 @@
 /**
- * Flags every model-running command shares (-m, --ctx, --kv-type, --act-quant, --threads, --batch),
+ * Flags every model-running command shares (-m, --ctx, --kv-type, --act-quant, --head-type, --threads, --batch),
  * and the one place that turns them into a loaded model with a progress bar.
  */
 import type { Command } from "commander";
 import { existsSync } from "node:fs";
 import { loadModel } from "../index.ts";
 import type { BitNetModel } from "../model/model.ts";
+import { HEAD_TYPES } from "../model/weights.ts";
 import { defaultModelPath } from "./default-model.ts";
 import { loadProgressBar } from "./progress.ts";
 
@@ -14,6 +15,7 @@ export interface ModelFlags {
   ctx?: string;
   kvType?: string;
   actQuant?: string;
+  headType?: string;
   threads?: string;
   batch?: string;
 }
@@ -24,7 +26,8 @@ export function addModelFlags(cmd: Command): Command {
     .option("-c, --ctx <n>", "context length in tokens (default: the model's, at most 4096)")
     .option("--kv-type <type>", "KV cache type: f32 or f16", "f32")
     .option("--act-quant <mode>", "activation quantization: token (BitNet) or block256 (llama.cpp's Q8_K)", "token")
-    .option("-t, --threads <n>", "threads per matmul (WebAssembly kernels with shared memory)", "1")
+    .option("--head-type <type>", "output head storage: keep (as the file has it) or q8_0 (int8, quantized at load: half the memory and bytes per token)", "keep")
+    .option("-t, --threads <n>", "threads per matmul (WebAssembly kernels with shared memory; default: the number of cores)")
     .option("-b, --batch <n>", "prompt tokens per forward pass", "256");
 }
 
@@ -60,6 +63,7 @@ export async function openModel(flags: ModelFlags): Promise<BitNetModel> {
       batchSize: parseIntFlag("batch", flags.batch, 1),
       kvCacheType: oneOf("kv-type", flags.kvType, ["f32", "f16"] as const),
       actQuant: oneOf("act-quant", flags.actQuant, ["token", "block256"] as const),
+      headType: oneOf("head-type", flags.headType, HEAD_TYPES),
       onProgress: bar.update,
     });
   } finally {

@@ -6,7 +6,8 @@
  * Which tensors change:
  * - the linear matrices `blk.N.{attn_q,attn_k,attn_v,attn_output,ffn_gate,ffn_up,ffn_down}.weight` get the
  *   target type, by the rules in linear.ts;
- * - `token_embd.weight` and `output.weight` keep their type, or get `embeddingType` (a float type);
+ * - `token_embd.weight` and `output.weight` keep their type, or get `embeddingType` (a float type, or
+ *   q8_0 for an int8 head, quantized as ggml's quantize_row_q8_0_ref does);
  * - everything else (norms, `.scale` tensors, unknown names) is copied byte for byte.
  * Metadata is copied with its exact types and order; only `general.file_type` is set to the target's
  * llama_ftype (appended as u32 when the file has none). Every shape and type problem is found before the

@@ -1,5 +1,5 @@
 /**
- * Casts a whole tensor of a GGUF file to a float type (f32, f16, bf16), reading it a slab of rows at a
+ * Casts a whole tensor of a GGUF file to a float type (f32, f16, bf16) or Q8_0, reading it a slab of rows at a
  * time so that a large embedding (2B4T's is 128256 × 2560) never exists as float32 in full: only the
  * output bytes and one slab are held. Used for `--embedding-type` and for other non-linear casts.
  * It does not quantize to ternary types (linear.ts does).

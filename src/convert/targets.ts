@@ -1,6 +1,6 @@
 /**
- * What `convert` can produce: the target types of the linear (BitLinear) matrices, the float types the
- * embedding may be cast to, and the llama_ftype number written to `general.file_type` for each target.
+ * What `convert` can produce: the target types of the linear (BitLinear) matrices, the types the
+ * embedding (and output head) may be cast to (float, or Q8_0: an int8 head llama.cpp reads too), and the llama_ftype number written to `general.file_type` for each target.
  * It converts nothing itself (convert-gguf.ts does).
  *
  * The ftype numbers: llama.cpp's include/llama.h (release v0.5.0, the one node-llama-cpp bundles) has
@@ -14,7 +14,7 @@ import { GGMLType } from "../formats/gguf/types.ts";
 export const CONVERT_TARGETS = ["tq2_0", "tq1_0", "i2_s", "f16", "f32"] as const;
 export type ConvertTarget = (typeof CONVERT_TARGETS)[number];
 
-export const EMBEDDING_TYPES = ["keep", "f32", "f16", "bf16"] as const;
+export const EMBEDDING_TYPES = ["keep", "f32", "f16", "bf16", "q8_0"] as const;
 export type EmbeddingType = (typeof EMBEDDING_TYPES)[number];
 
 /** ggml type id of each target. */
@@ -31,6 +31,7 @@ export const EMBEDDING_TYPE_ID: Record<Exclude<EmbeddingType, "keep">, number> =
   f32: GGMLType.F32,
   f16: GGMLType.F16,
   bf16: GGMLType.BF16,
+  q8_0: GGMLType.Q8_0,
 };
 
 /** The llama_ftype written to `general.file_type` (see the file comment for where each number comes from). */

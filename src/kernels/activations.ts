@@ -2,14 +2,39 @@
  * Activation quantization for the kernel interface: wraps the quantizers of src/quant into the
  * QuantizedActivations shape (int8 values, a dequantization factor per group, and Σq per group).
  * The factor for BitNet's per-token rule is f32(1/s), so that y = Σw·q · f32(γ·factor).
+ * Also RMSNorm followed by quantization, the pair every ternary matmul's input goes through.
  */
 import { quantizeAbsmaxBlocks, quantizeAbsmaxRows } from "../quant/absmax.ts";
+import { rmsnorm } from "./ops.ts";
 import type { ActQuantMode, QuantizedActivations } from "./types.ts";
 
-/** Preallocates activations for up to `tokens` tokens of `cols` features in either mode. */
-export function allocActivations(tokens: number, cols: number): QuantizedActivations {
-  const groups = tokens * Math.max(1, Math.ceil(cols / 256));
-  return { tokens: 0, cols, q: new Int8Array(tokens * cols), group: cols, factors: new Float32Array(groups), sums: new Int32Array(groups) };
+/** Groups a buffer for `tokens` tokens of `cols` features needs in either mode (the more of the two). */
+function maxGroups(tokens: number, cols: number): number {
+  return tokens * Math.max(1, Math.ceil(cols / 256));
+}
+
+/** Bytes allocActivations takes from `alloc`, in its three pieces (q, factors, sums). */
+export function activationPieces(tokens: number, cols: number): [number, number, number] {
+  const groups = maxGroups(tokens, cols);
+  return [tokens * cols, 4 * groups, 4 * groups];
+}
+
+/**
+ * Preallocates activations for up to `tokens` tokens of `cols` features in either mode. `alloc`, when
+ * given, provides the memory of each piece (see activationPieces), e.g. a backend's own.
+ */
+export function allocActivations(tokens: number, cols: number, alloc?: (bytes: number) => Uint8Array): QuantizedActivations {
+  const groups = maxGroups(tokens, cols);
+  if (!alloc) return { tokens: 0, cols, q: new Int8Array(tokens * cols), group: cols, factors: new Float32Array(groups), sums: new Int32Array(groups) };
+  const [qb, fb, sb] = activationPieces(tokens, cols).map(alloc);
+  return {
+    tokens: 0,
+    cols,
+    q: new Int8Array(qb.buffer, qb.byteOffset, tokens * cols),
+    group: cols,
+    factors: new Float32Array(fb.buffer, fb.byteOffset, groups),
+    sums: new Int32Array(sb.buffer, sb.byteOffset, groups),
+  };
 }
 
 export function quantizeActivationsRef(x: Float32Array, tokens: number, cols: number, mode: ActQuantMode, out: QuantizedActivations): void {
@@ -24,4 +49,12 @@ export function quantizeActivationsRef(x: Float32Array, tokens: number, cols: nu
     quantizeAbsmaxBlocks(x, tokens, cols, 256, { q: out.q, d: out.factors, sums: out.sums }, "activations");
     out.group = 256;
   }
+}
+
+/** rmsnorm into `out`, then `out` quantized into `acts` (the reference of Kernels.rmsnormQuantize). */
+export function rmsnormQuantizeRef(
+  out: Float32Array, x: Float32Array, weight: Float32Array, tokens: number, n: number, eps: number, mode: ActQuantMode, acts: QuantizedActivations,
+): void {
+  rmsnorm(out, x, weight, tokens, n, eps);
+  quantizeActivationsRef(out, tokens, n, mode, acts);
 }

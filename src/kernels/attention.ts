@@ -3,14 +3,12 @@
  * For token t at position p = pos0 + t, head h reads keys/values 0..p of kv head h / (H/HKV).
  * Scores are scaled by 1/sqrt(headDim); the softmax denominator is summed in float64 as ggml does.
  * Keys and values may be float32 or float16 bits (decoded through a table).
+ * Fast backends match this within the bound src/kernels/wasm/forward-ops.ts states (float32 sums).
  */
 import { f16Table } from "./half-tables.ts";
+import type { AttentionShape } from "./types.ts";
 
-export interface AttentionShape {
-  nHeads: number;
-  nKvHeads: number;
-  headDim: number;
-}
+export type { AttentionShape };
 
 /**
  * out [T, H·hd] from q [T, H·hd] and the cache rows [ctx, HKV·hd]; `scores` is scratch of at least pos0+T floats.

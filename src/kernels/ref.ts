@@ -2,8 +2,10 @@
  * The reference kernel set: plain TypeScript, no SIMD, no threads. It defines what every fast
  * backend must compute and is the fallback where WebAssembly is unavailable.
  */
-import { quantizeActivationsRef } from "./activations.ts";
+import { quantizeActivationsRef, rmsnormQuantizeRef } from "./activations.ts";
+import { attention } from "./attention.ts";
 import { floatMatmulRef } from "./float-ref.ts";
+import { addInPlace, encodeF16, gatedActivation, rmsnorm, rope } from "./ops.ts";
 import { ternaryMatmulRef } from "./ternary-ref.ts";
 import type { Kernels } from "./types.ts";
 
@@ -12,4 +14,11 @@ export const refKernels: Kernels = {
   quantizeActivations: quantizeActivationsRef,
   ternaryMatmul: ternaryMatmulRef,
   floatMatmul: floatMatmulRef,
+  rmsnorm,
+  rmsnormQuantize: rmsnormQuantizeRef,
+  rope,
+  attention,
+  gatedActivation,
+  addInPlace,
+  f32ToF16: encodeF16,
 };

@@ -33,14 +33,18 @@ export interface TernaryMatrix {
   outScale: number;
 }
 
-/** A float weight matrix [N, K]: the embedding, the output head, or every linear layer of an FP model. */
+/**
+ * A float weight matrix [N, K]: the embedding, the output head, or every linear layer of an FP model.
+ * "q8_0" is ggml's int8 format (blocks of 32 int8 with an fp16 scale): not a float type, but it serves
+ * where the float ones do (an int8 output head), and its matmul quantizes the activations itself.
+ */
 export interface FloatMatrix {
   kind: "float";
-  format: "f32" | "f16" | "bf16";
+  format: "f32" | "f16" | "bf16" | "q8_0";
   name: string;
   rows: number; // N
   cols: number; // K
-  data: Float32Array | Uint16Array; // f32 values, or raw f16 / bf16 bits
+  data: Float32Array | Uint16Array | Uint8Array; // f32 values, raw f16 / bf16 bits, or Q8_0 blocks (34 bytes per 32 values)
   outScale: number;
 }
 
@@ -66,6 +70,29 @@ export interface QuantizedActivations {
   sums: Int32Array;
 }
 
+/** Attention's geometry: H query heads of hd values, reading HKV key/value heads (GQA when HKV < H). */
+export interface AttentionShape {
+  nHeads: number; // H
+  nKvHeads: number; // HKV
+  headDim: number; // hd
+}
+
+/**
+ * RoPE's angles, built once per context (ops.ts ropeTable): cos/sin[pos·(dims/2) + i] for i < dims/2,
+ * [ctx, dims/2]. The first `dims` values of each head rotate.
+ */
+export interface RopeTable {
+  dims: number;
+  cos: Float32Array;
+  sin: Float32Array;
+}
+
+/** "neox" pairs element i with i + dims/2 (BitNet); "norm" pairs 2i with 2i+1 (LLaMA in GGUF). */
+export type RopePairing = "neox" | "norm";
+
+/** The gated FFN's activation: SiLU, or ReLU² (BitNet b1.58 2B4T). */
+export type GateActivation = "silu" | "relu2";
+
 export interface Kernels {
   readonly name: string;
   /**
@@ -84,4 +111,33 @@ export interface Kernels {
   ternaryMatmul(w: TernaryMatrix, x: QuantizedActivations, out: Float32Array): void;
   /** out [T, N] = x [T, K] · Wᵀ in float. */
   floatMatmul(w: FloatMatrix, x: Float32Array, tokens: number, out: Float32Array): void;
+
+  // The rest of the forward pass, per op (src/kernels/ops.ts and attention.ts define them).
+  /**
+   * Memory for the run state (activations, the KV cache) that the backend's kernels use in place, or
+   * null when the backend cannot place `bytes` without invalidating views it handed out earlier.
+   * Undefined: the backend has no memory of its own (ordinary arrays are as good).
+   */
+  allocState?(bytes: number, align: number): Uint8Array | null;
+  /** out [T, n] = x / rms(x) · weight, row by row (ops.ts rmsnorm); `out` may be `x`. */
+  rmsnorm(out: Float32Array, x: Float32Array, weight: Float32Array, tokens: number, n: number, eps: number): void;
+  /**
+   * rmsnorm into `out`, then `out` quantized into `acts`: exactly what rmsnorm followed by
+   * quantizeActivations gives, bit for bit, in one pass where the backend can.
+   */
+  rmsnormQuantize(out: Float32Array, x: Float32Array, weight: Float32Array, tokens: number, n: number, eps: number, mode: ActQuantMode, acts: QuantizedActivations): void;
+  /** Rotates `heads` heads of x [T, heads·hd] in place for positions pos0..pos0+T-1 (ops.ts rope). */
+  rope(x: Float32Array, tokens: number, heads: number, headDim: number, pos0: number, table: RopeTable, pairing: RopePairing): void;
+  /**
+   * out [T, H·hd] = causal softmax(q·Kᵀ/√hd)·V for queries q [T, H·hd] at positions pos0.., over cache
+   * rows 0..pos0+T-1 of keys and values ([ctx, HKV·hd], float32 or f16 bits). `scores` is scratch of at
+   * least pos0+T floats, which a backend may ignore. Float results: within the tolerance attention.ts states.
+   */
+  attention(out: Float32Array, q: Float32Array, keys: Float32Array | Uint16Array, values: Float32Array | Uint16Array, pos0: number, tokens: number, shape: AttentionShape, scores: Float32Array): void;
+  /** gate[i] = act(gate[i])·up[i] for i < n (ops.ts gatedActivation). */
+  gatedActivation(gate: Float32Array, up: Float32Array, n: number, act: GateActivation): void;
+  /** x[i] += y[i] for i < n. */
+  addInPlace(x: Float32Array, y: Float32Array, n: number): void;
+  /** dst[at + i] = the f16 bits of src[i] for i < n, rounded as src/quant/half.ts does (KV cache writes). */
+  f32ToF16(src: Float32Array, dst: Uint16Array, at: number, n: number): void;
 }

@@ -1,15 +1,15 @@
 /**
  * The forward pass: one function that reads top to bottom, for a batch of T tokens at positions
  * pos0..pos0+T-1, writing keys/values into the cache and logits into the run state.
- * Kernel code lives in src/kernels; this file only says which op follows which.
+ * Kernel code lives in src/kernels; this file only says which op follows which, and every op is a call
+ * on the kernel backend (`this.kernels`), so a fast backend runs the whole layer.
  *
  * Shape legend: T = tokens in this batch (≤ maxBatch), D = dim, F = ffnDim, KV = nKvHeads·headDim,
  * V = vocab, H = nHeads, hd = headDim.
  */
-import { allocActivations } from "../kernels/activations.ts";
-import { attention } from "../kernels/attention.ts";
+import { activationPieces, allocActivations } from "../kernels/activations.ts";
 import { floatRow } from "../kernels/float-ref.ts";
-import { addInPlace, gatedActivation, rmsnorm, rope, ropeTable, type RopeTable } from "../kernels/ops.ts";
+import { ropeTable, type RopeTable } from "../kernels/ops.ts";
 import type { ActQuantMode, Kernels, QuantizedActivations, WeightMatrix } from "../kernels/types.ts";
 import type { ModelConfig } from "./config.ts";
 import { KVCache, type KVCacheType } from "./kv-cache.ts";
@@ -22,7 +22,31 @@ export interface RunOptions {
   actQuant: ActQuantMode;
 }
 
-/** Every buffer the forward pass touches, allocated once per context; decoding allocates nothing. */
+function align64(bytes: number): number {
+  return Math.ceil(bytes / 64) * 64;
+}
+
+/** Sizes in bytes of the pieces of a RunState that live in the kernels' memory, in the order they are placed. */
+function statePieces(cfg: ModelConfig, opts: RunOptions): number[] {
+  const T = opts.maxBatch;
+  const D = cfg.dim;
+  const F = cfg.ffnDim;
+  const KV = cfg.nKvHeads * cfg.headDim;
+  return [
+    ...[T * D, T * Math.max(D, F), T * D, T * KV, T * KV, T * D, T * D, T * F, T * F].map((n) => 4 * n), // x … up
+    ...activationPieces(T, D),
+    ...activationPieces(T, F),
+    8 * opts.contextLength * (cfg.ropeDims / 2), // RoPE cos, sin
+    KVCache.bytesFor(cfg.nLayers, opts.contextLength, KV, opts.kvCacheType),
+  ];
+}
+
+/**
+ * Every buffer the forward pass touches, allocated once per context; decoding allocates nothing.
+ * With a backend that has memory of its own (Kernels.allocState: the wasm kernels), the activations,
+ * the RoPE table and the KV cache are placed there, so that its kernels work on them in place; the
+ * logits and the reference attention's scratch stay ordinary arrays.
+ */
 export class RunState {
   readonly x: Float32Array; // [T, D] residual stream
   readonly xb: Float32Array; // [T, max(D, F)] normalized input of the next matmul
@@ -39,27 +63,48 @@ export class RunState {
   readonly actsF: QuantizedActivations; // int8 copy of a [T, F] input
   readonly rope: RopeTable;
   readonly cache: KVCache;
+  /** Whether the buffers above live in the kernels' memory (see the class comment). */
+  readonly inKernelMemory: boolean;
 
-  constructor(cfg: ModelConfig, opts: RunOptions) {
+  /** Bytes of kernel memory the run state takes when placed there: reserve them before loading weights into an ordinary wasm memory. */
+  static kernelBytes(cfg: ModelConfig, opts: RunOptions): number {
+    return statePieces(cfg, opts).reduce((sum, b) => sum + align64(b), 0);
+  }
+
+  constructor(cfg: ModelConfig, opts: RunOptions, kernels?: Pick<Kernels, "allocState">) {
     const T = opts.maxBatch;
     const D = cfg.dim;
     const F = cfg.ffnDim;
     const KV = cfg.nKvHeads * cfg.headDim;
-    this.x = new Float32Array(T * D);
-    this.xb = new Float32Array(T * Math.max(D, F));
-    this.q = new Float32Array(T * D);
-    this.k = new Float32Array(T * KV);
-    this.v = new Float32Array(T * KV);
-    this.att = new Float32Array(T * D);
-    this.proj = new Float32Array(T * D);
-    this.gate = new Float32Array(T * F);
-    this.up = new Float32Array(T * F);
+    const region = kernels?.allocState?.(RunState.kernelBytes(cfg, opts), 64) ?? null;
+    this.inKernelMemory = region !== null;
+    let at = 0;
+    const take = (bytes: number): Uint8Array => {
+      if (!region) return new Uint8Array(bytes);
+      const piece = region.subarray(at, at + bytes);
+      at += align64(bytes);
+      return piece;
+    };
+    const f32 = (n: number): Float32Array => {
+      const b = take(4 * n);
+      return new Float32Array(b.buffer, b.byteOffset, n);
+    };
+    this.x = f32(T * D);
+    this.xb = f32(T * Math.max(D, F));
+    this.q = f32(T * D);
+    this.k = f32(T * KV);
+    this.v = f32(T * KV);
+    this.att = f32(T * D);
+    this.proj = f32(T * D);
+    this.gate = f32(T * F);
+    this.up = f32(T * F);
+    this.actsD = allocActivations(T, D, take);
+    this.actsF = allocActivations(T, F, take);
+    this.rope = ropeTable(opts.contextLength, cfg.ropeDims, cfg.ropeTheta, take);
+    this.cache = new KVCache(cfg.nLayers, opts.contextLength, KV, opts.kvCacheType, region ? take(KVCache.bytesFor(cfg.nLayers, opts.contextLength, KV, opts.kvCacheType)) : undefined);
+    if (region && at !== region.byteLength) throw new Error(`run state: placed ${at} bytes of ${region.byteLength} (statePieces is out of step with the constructor)`);
     this.scores = new Float32Array(opts.contextLength);
     this.logits = new Float32Array(T * cfg.vocabSize);
-    this.actsD = allocActivations(T, D);
-    this.actsF = allocActivations(T, F);
-    this.rope = ropeTable(opts.contextLength, cfg.ropeDims, cfg.ropeTheta);
-    this.cache = new KVCache(cfg.nLayers, opts.contextLength, KV, opts.kvCacheType);
   }
 }
 
@@ -81,14 +126,29 @@ export class ForwardPass {
   /**
    * out [T, N] = x [T, K] · Wᵀ. Ternary weights take the int8 path; `acts` holds x's quantized copy,
    * which is reused when `quantized` says it is already current (q, k and v share one input).
+   * Returns whether `acts` now holds x's quantized copy.
    */
-  private matmul(out: Float32Array, x: Float32Array, T: number, w: WeightMatrix, acts: QuantizedActivations, quantized: boolean): void {
+  private matmul(out: Float32Array, x: Float32Array, T: number, w: WeightMatrix, acts: QuantizedActivations, quantized: boolean): boolean {
     if (w.kind === "float") {
       this.kernels.floatMatmul(w, x, T, out);
-      return;
+      return quantized;
     }
     if (!quantized) this.kernels.quantizeActivations(x, T, w.cols, this.actQuant, acts);
     this.kernels.ternaryMatmul(w, acts, out);
+    return true;
+  }
+
+  /**
+   * out = rmsnorm(x)·weight over T rows of n; when `next` (the matmul that reads out) is ternary, out is
+   * quantized into `acts` in the same pass. Returns whether it was.
+   */
+  private rmsnorm(out: Float32Array, x: Float32Array, weight: Float32Array, T: number, n: number, acts: QuantizedActivations, next: WeightMatrix): boolean {
+    if (next.kind === "float") {
+      this.kernels.rmsnorm(out, x, weight, T, n, this.cfg.normEps);
+      return false;
+    }
+    this.kernels.rmsnormQuantize(out, x, weight, T, n, this.cfg.normEps, this.actQuant, acts);
+    return true;
   }
 
   /**
@@ -103,29 +163,30 @@ export class ForwardPass {
 
     for (let t = 0; t < T; t++) floatRow(w.token_embd, tokens[t], s.x, t * D);
 
+    const k = this.kernels;
     for (let l = 0; l < cfg.nLayers; l++) {
       const L = w.layers[l];
       // attention
-      rmsnorm(s.xb, s.x, L.attn_norm, T, D, cfg.normEps);
-      this.matmul(s.q, s.xb, T, L.attn_q, s.actsD, false);
-      this.matmul(s.k, s.xb, T, L.attn_k, s.actsD, L.attn_q.kind === "ternary");
-      this.matmul(s.v, s.xb, T, L.attn_v, s.actsD, L.attn_q.kind === "ternary" || L.attn_k.kind === "ternary");
-      rope(s.q, T, cfg.nHeads, cfg.headDim, pos0, s.rope, cfg.ropeStyle);
-      rope(s.k, T, cfg.nKvHeads, cfg.headDim, pos0, s.rope, cfg.ropeStyle);
-      s.cache.store(l, pos0, T, s.k, s.v);
-      attention(s.att, s.q, s.cache.keys[l], s.cache.values[l], pos0, T, cfg, s.scores);
-      if (L.attn_sub_norm) rmsnorm(s.att, s.att, L.attn_sub_norm, T, D, cfg.normEps);
-      this.matmul(s.proj, s.att, T, L.attn_output, s.actsD, false);
-      addInPlace(s.x, s.proj, T * D);
+      let q8 = this.rmsnorm(s.xb, s.x, L.attn_norm, T, D, s.actsD, L.attn_q);
+      q8 = this.matmul(s.q, s.xb, T, L.attn_q, s.actsD, q8);
+      q8 = this.matmul(s.k, s.xb, T, L.attn_k, s.actsD, q8);
+      this.matmul(s.v, s.xb, T, L.attn_v, s.actsD, q8);
+      k.rope(s.q, T, cfg.nHeads, cfg.headDim, pos0, s.rope, cfg.ropeStyle);
+      k.rope(s.k, T, cfg.nKvHeads, cfg.headDim, pos0, s.rope, cfg.ropeStyle);
+      s.cache.store(l, pos0, T, s.k, s.v, k);
+      k.attention(s.att, s.q, s.cache.keys[l], s.cache.values[l], pos0, T, cfg, s.scores);
+      q8 = L.attn_sub_norm ? this.rmsnorm(s.att, s.att, L.attn_sub_norm, T, D, s.actsD, L.attn_output) : false;
+      this.matmul(s.proj, s.att, T, L.attn_output, s.actsD, q8);
+      k.addInPlace(s.x, s.proj, T * D);
 
       // feed-forward
-      rmsnorm(s.xb, s.x, L.ffn_norm, T, D, cfg.normEps);
-      this.matmul(s.gate, s.xb, T, L.ffn_gate, s.actsD, false);
-      this.matmul(s.up, s.xb, T, L.ffn_up, s.actsD, L.ffn_gate.kind === "ternary");
-      gatedActivation(s.gate, s.up, T * F, cfg.activation);
-      if (L.ffn_sub_norm) rmsnorm(s.gate, s.gate, L.ffn_sub_norm, T, F, cfg.normEps);
-      this.matmul(s.proj, s.gate, T, L.ffn_down, s.actsF, false);
-      addInPlace(s.x, s.proj, T * D);
+      q8 = this.rmsnorm(s.xb, s.x, L.ffn_norm, T, D, s.actsD, L.ffn_gate);
+      q8 = this.matmul(s.gate, s.xb, T, L.ffn_gate, s.actsD, q8);
+      this.matmul(s.up, s.xb, T, L.ffn_up, s.actsD, q8);
+      k.gatedActivation(s.gate, s.up, T * F, cfg.activation);
+      q8 = L.ffn_sub_norm ? this.rmsnorm(s.gate, s.gate, L.ffn_sub_norm, T, F, s.actsF, L.ffn_down) : false;
+      this.matmul(s.proj, s.gate, T, L.ffn_down, s.actsF, q8);
+      k.addInPlace(s.x, s.proj, T * D);
     }
     s.cache.length = pos0 + T;
 
@@ -133,9 +194,9 @@ export class ForwardPass {
     const first = allLogits ? 0 : T - 1;
     const rows = T - first;
     const h = s.x.subarray(first * D, T * D);
-    rmsnorm(h, h, w.output_norm, rows, D, cfg.normEps);
+    const q8 = this.rmsnorm(h, h, w.output_norm, rows, D, s.actsD, w.output);
     const out = s.logits.subarray(0, rows * cfg.vocabSize);
-    this.matmul(out, h, rows, w.output, s.actsD, false);
+    this.matmul(out, h, rows, w.output, s.actsD, q8);
     return out;
   }
 }

@@ -1,8 +1,10 @@
 /**
  * The key/value cache: for each layer, the keys and values of every position seen so far, [ctx, KV].
- * Allocated once per context. F32 by default (what exact comparisons need); F16 halves its size.
+ * Allocated once per context, in the kernels' own memory when the run state is placed there (so that
+ * attention reads it in place). F32 by default (what exact comparisons need); F16 halves its size.
+ * Not here: attention itself (the kernels).
  */
-import { f32ArrayToF16 } from "../quant/half.ts";
+import type { Kernels } from "../kernels/types.ts";
 
 export type KVCacheType = "f32" | "f16";
 
@@ -17,32 +19,53 @@ export class KVCache {
   readonly kvDim: number;
   readonly type: KVCacheType;
 
-  constructor(layers: number, contextLength: number, kvDim: number, type: KVCacheType) {
+  /** Bytes a cache of this shape holds (and needs from `memory`). */
+  static bytesFor(layers: number, contextLength: number, kvDim: number, type: KVCacheType): number {
+    return layers * 2 * contextLength * kvDim * (type === "f32" ? 4 : 2);
+  }
+
+  /** `memory`, when given, holds the cache (bytesFor bytes, 4-aligned); otherwise it gets arrays of its own. */
+  constructor(layers: number, contextLength: number, kvDim: number, type: KVCacheType, memory?: Uint8Array) {
     this.layers = layers;
     this.contextLength = contextLength;
     this.kvDim = kvDim;
     this.type = type;
-    const make = () => (type === "f32" ? new Float32Array(contextLength * kvDim) : new Uint16Array(contextLength * kvDim));
-    this.keys = Array.from({ length: layers }, make);
-    this.values = Array.from({ length: layers }, make);
+    const n = contextLength * kvDim;
+    const elem = type === "f32" ? 4 : 2;
+    if (memory && memory.byteLength < KVCache.bytesFor(layers, contextLength, kvDim, type)) {
+      throw new Error(`KV cache: ${memory.byteLength} bytes given, ${KVCache.bytesFor(layers, contextLength, kvDim, type)} needed`);
+    }
+    // Array i: layer i >> 1, keys when i is even, values when odd.
+    const make = (i: number) => {
+      if (!memory) return type === "f32" ? new Float32Array(n) : new Uint16Array(n);
+      const at = memory.byteOffset + i * n * elem;
+      return type === "f32" ? new Float32Array(memory.buffer, at, n) : new Uint16Array(memory.buffer, at, n);
+    };
+    this.keys = Array.from({ length: layers }, (_, l) => make(2 * l));
+    this.values = Array.from({ length: layers }, (_, l) => make(2 * l + 1));
   }
 
   get bytes(): number {
-    return this.layers * 2 * this.contextLength * this.kvDim * (this.type === "f32" ? 4 : 2);
+    return KVCache.bytesFor(this.layers, this.contextLength, this.kvDim, this.type);
   }
 
-  /** Writes T rows of keys and values for `layer` at positions pos0..pos0+T-1. */
-  store(layer: number, pos0: number, tokens: number, k: Float32Array, v: Float32Array): void {
+  /** Writes T rows of keys and values for `layer` at positions pos0..pos0+T-1 (F16 through the kernels' conversion). */
+  store(layer: number, pos0: number, tokens: number, k: Float32Array, v: Float32Array, kernels: Pick<Kernels, "f32ToF16">): void {
     const n = tokens * this.kvDim;
     const at = pos0 * this.kvDim;
+    if (at + n > this.contextLength * this.kvDim) throw new Error(`KV cache: positions ${pos0}..${pos0 + tokens - 1} do not fit the context of ${this.contextLength}`);
     const kd = this.keys[layer];
     const vd = this.values[layer];
     if (kd instanceof Float32Array) {
-      kd.set(k.subarray(0, n), at);
-      (vd as Float32Array).set(v.subarray(0, n), at);
+      // element by element: a subarray() view per call would be an allocation per token
+      const vf = vd as Float32Array;
+      for (let i = 0; i < n; i++) {
+        kd[at + i] = k[i];
+        vf[at + i] = v[i];
+      }
     } else {
-      f32ArrayToF16(k.subarray(0, n), kd.subarray(at, at + n));
-      f32ArrayToF16(v.subarray(0, n), (vd as Uint16Array).subarray(at, at + n));
+      kernels.f32ToF16(k, kd, at, n);
+      kernels.f32ToF16(v, vd as Uint16Array, at, n);
     }
   }
 }

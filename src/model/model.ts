@@ -18,7 +18,7 @@ import { configFromMetadata, type ModelConfig } from "./config.ts";
 import { ContextOverflowError } from "./errors.ts";
 import { ForwardPass, RunState } from "./forward.ts";
 import type { KVCacheType } from "./kv-cache.ts";
-import { loadWeights, type ModelWeights } from "./weights.ts";
+import { loadedWeightBytes, loadWeights, type HeadType, type ModelWeights } from "./weights.ts";
 
 export type LoadProgressEvent =
   | { phase: "header"; file: string }
@@ -34,6 +34,12 @@ export interface ModelOptions {
   kvCacheType?: KVCacheType;
   /** Activation quantization before ternary matmuls: "token" (BitNet, default) or "block256" (llama.cpp's Q8_K). */
   actQuant?: ActQuantMode;
+  /**
+   * The output head's storage: "keep" (default) as the file has it, or "q8_0" to quantize an f32/f16/bf16
+   * head (and the embedding tied to it) to int8 at load, as llama.cpp's Q8_0: half an F16 head's memory
+   * and bytes read per token, for a small loss of accuracy.
+   */
+  headType?: HeadType;
   /** Kernel backend. Default: the fastest this runtime supports (WebAssembly relaxed SIMD → SIMD128 → the TypeScript reference). */
   kernels?: Kernels;
   onProgress?: (event: LoadProgressEvent) => void;
@@ -66,7 +72,7 @@ export class BitNetModel {
     this.contextLength = ctx;
     this.batchSize = Math.min(opts.batchSize ?? 256, ctx);
     if (!Number.isInteger(this.batchSize) || this.batchSize < 1) throw new Error(`batchSize must be a positive integer, got ${opts.batchSize}`);
-    const state = new RunState(config, { contextLength: ctx, maxBatch: this.batchSize, kvCacheType: opts.kvCacheType ?? "f32", actQuant: opts.actQuant ?? "token" });
+    const state = new RunState(config, { contextLength: ctx, maxBatch: this.batchSize, kvCacheType: opts.kvCacheType ?? "f32", actQuant: opts.actQuant ?? "token" }, opts.kernels);
     this.pass = new ForwardPass(config, weights, opts.kernels as Kernels, state, opts.actQuant ?? "token");
   }
 
@@ -81,9 +87,19 @@ export class BitNetModel {
         throw new Error(`${name}: the tokenizer has ${tokenizer.vocabSize} tokens but the model's vocab_size is ${config.vocabSize}`);
       }
       const totalBytes = file.tensors.reduce((s, t) => s + t.byteSize, 0);
+      const weightBytes = loadedWeightBytes(file, config, opts.headType);
       const kernels = opts.kernels ?? (await selectKernels());
-      kernels.reserve?.(totalBytes + 64 * 2 ** 20);
-      const weights = await loadWeights(file, config, name, (p) => opts.onProgress?.({ file: name, ...p }), kernels.allocWeights?.bind(kernels));
+      // Room for the run state too (RunState places it in the kernels' memory when it fits), without
+      // which an ordinary wasm memory would have to grow after the weights and detach them.
+      const ctx = opts.contextLength ?? Math.min(config.contextLength, 4096);
+      const run = { contextLength: ctx, maxBatch: Math.min(opts.batchSize ?? 256, ctx), kvCacheType: opts.kvCacheType ?? "f32", actQuant: opts.actQuant ?? "token" } as const;
+      const stateBytes = Number.isInteger(ctx) && ctx > 0 ? RunState.kernelBytes(config, run) : 0;
+      try {
+        kernels.reserve?.(weightBytes + stateBytes + 64 * 2 ** 20);
+      } catch {
+        kernels.reserve?.(weightBytes + 64 * 2 ** 20); // over wasm32's 4 GiB with it: the run state stays in ordinary arrays
+      }
+      const weights = await loadWeights(file, config, name, (p) => opts.onProgress?.({ file: name, ...p }), kernels.allocWeights?.bind(kernels), opts.headType);
       opts.onProgress?.({ phase: "ready", file: name, totalBytes });
       const model = new BitNetModel(file, name, config, weights, tokenizer, { ...opts, kernels });
       model.ownsKernels = opts.kernels === undefined;

@@ -1,15 +1,18 @@
 /**
  * The model's weights as the forward pass sees them, loaded from a GGUF file.
  * Ternary matrices stay packed exactly as the file stores them (2 or 1.6 bits a weight); float matrices
- * keep their f32/f16/bf16 storage. Names are the GGUF tensor names, so this file doubles as the
- * checklist of what an architecture needs. Not here: any arithmetic on the weights.
+ * keep their f32/f16/bf16 (or Q8_0) storage, except that `headType: "q8_0"` quantizes a float output head
+ * (and the embedding tied to it) to Q8_0 while it loads. Names are the GGUF tensor names, so this file
+ * doubles as the checklist of what an architecture needs. Not here: any arithmetic on the weights.
  *
  * Shape legend: D = dim, F = ffnDim, KV = nKvHeads·headDim, V = vocab. Matrices are [N, K] = [out, in].
  */
 import type { GGUFFile, GGUFTensorInfo } from "../formats/gguf/reader.ts";
-import { GGMLType, typeName } from "../formats/gguf/types.ts";
+import { elementCount, GGMLType, typeName } from "../formats/gguf/types.ts";
 import { codecFor } from "../quant/codecs/index.ts";
-import { f16ToF32 } from "../quant/half.ts";
+import { encodeQ8_0Blocks, Q8_0_BLOCK, q8_0Bytes } from "../quant/codecs/q8_0.ts";
+import { f32View, u16View } from "../quant/codecs/float.ts";
+import { bf16ArrayToF32, f16ArrayToF32, f16ToF32 } from "../quant/half.ts";
 import type { FloatMatrix, TernaryFormat, TernaryMatrix, WeightMatrix } from "../kernels/types.ts";
 import { ternaryBlockIsZero } from "../kernels/ternary-ref.ts";
 import type { ModelConfig } from "./config.ts";
@@ -52,7 +55,19 @@ const FLOAT: Record<number, FloatMatrix["format"]> = {
   [GGMLType.F32]: "f32",
   [GGMLType.F16]: "f16",
   [GGMLType.BF16]: "bf16",
+  [GGMLType.Q8_0]: "q8_0",
 };
+/** Types a norm vector may have. */
+const NORM_TYPES: readonly number[] = [GGMLType.F32, GGMLType.F16, GGMLType.BF16];
+
+/**
+ * How the output head is stored in memory: "keep" = as the file has it; "q8_0" = a float head (f32,
+ * f16, bf16) quantized to Q8_0 at load (int8, half an F16 head's bytes), the tied embedding with it.
+ */
+export type HeadType = "keep" | "q8_0";
+export const HEAD_TYPES: readonly HeadType[] = ["keep", "q8_0"];
+/** Source bytes quantized per slab when a head is converted at load. */
+const SLAB_BYTES = 16 * 2 ** 20;
 const TQ_BLOCK_BYTES: Record<string, number> = { tq2_0: 66, tq1_0: 54 };
 
 
@@ -84,7 +99,7 @@ function ternaryMatrix(name: string, format: TernaryFormat, rows: number, cols: 
 
 function floatMatrix(name: string, format: FloatMatrix["format"], rows: number, cols: number, bytes: Uint8Array): FloatMatrix {
   const n = rows * cols;
-  const data = format === "f32" ? new Float32Array(bytes.buffer, bytes.byteOffset, n) : new Uint16Array(bytes.buffer, bytes.byteOffset, n);
+  const data = format === "q8_0" ? bytes : format === "f32" ? new Float32Array(bytes.buffer, bytes.byteOffset, n) : new Uint16Array(bytes.buffer, bytes.byteOffset, n);
   return { kind: "float", format, name, rows, cols, data, outScale: 1 };
 }
 
@@ -139,7 +154,7 @@ export class WeightLoader {
   async vector(name: string, n: number): Promise<Float32Array> {
     const t = this.need(name);
     this.checkShape(t, [n]);
-    if (FLOAT[t.type] === undefined) throw new Error(`${this.fileName}: tensor '${name}' has type ${typeName(t.type)}; norms must be f32, f16 or bf16`);
+    if (!NORM_TYPES.includes(t.type)) throw new Error(`${this.fileName}: tensor '${name}' has type ${typeName(t.type)}; norms must be f32, f16 or bf16`);
     return codecFor(t.type, name).dequantize(await this.bytes(t), t.shape, name);
   }
 
@@ -158,20 +173,76 @@ export class WeightLoader {
     let m: WeightMatrix;
     if (ternary) m = ternaryMatrix(name, ternary, rows, cols, data);
     else if (float) m = floatMatrix(name, float, rows, cols, data);
-    else throw new Error(`${this.fileName}: tensor '${name}' has type ${typeName(t.type)}, which bitnet-ts cannot run (supported: tq2_0, tq1_0, i2_s, f32, f16, bf16)`);
-    const scale = this.file.tensor(`${base}.scale`);
-    if (scale) {
-      const s = await this.vector(`${base}.scale`, 1);
-      m.outScale = s[0];
-    }
+    else throw new Error(`${this.fileName}: tensor '${name}' has type ${typeName(t.type)}, which bitnet-ts cannot run (supported: tq2_0, tq1_0, i2_s, f32, f16, bf16, q8_0)`);
+    await this.applyScale(base, m);
     return m;
+  }
+
+  /** The optional `.scale` companion of a matrix (GGUF `<base>.scale`), as its outScale. */
+  private async applyScale(base: string, m: WeightMatrix): Promise<void> {
+    if (this.file.tensor(`${base}.scale`)) m.outScale = (await this.vector(`${base}.scale`, 1))[0];
   }
 
   async floatMatrix(base: string, rows: number, cols: number): Promise<FloatMatrix> {
     const m = await this.matrix(base, rows, cols);
-    if (m.kind !== "float") throw new Error(`${this.fileName}: tensor '${base}.weight' must be f32, f16 or bf16 to serve as an embedding, got ${m.format}`);
+    if (m.kind !== "float") throw new Error(`${this.fileName}: tensor '${base}.weight' must be f32, f16, bf16 or q8_0 to serve as an embedding, got ${m.format}`);
     return m;
   }
+
+  /**
+   * An f32/f16/bf16 matrix [rows, cols] quantized to Q8_0 as it loads, a slab of rows at a time: its
+   * float copy never exists whole, in the kernels' memory or elsewhere.
+   */
+  async q8Matrix(base: string, rows: number, cols: number): Promise<FloatMatrix> {
+    const name = `${base}.weight`;
+    const t = this.need(name);
+    this.checkShape(t, [cols, rows]);
+    if (!NORM_TYPES.includes(t.type)) throw new Error(`${this.fileName}: tensor '${name}' has type ${typeName(t.type)}; only an f32, f16 or bf16 head can be quantized to q8_0`);
+    if (cols % Q8_0_BLOCK !== 0) throw new Error(`${this.fileName}: tensor '${name}' has rows of ${cols} values; q8_0 needs a multiple of ${Q8_0_BLOCK}`);
+    const rowBytes = t.byteSize / rows;
+    const rowQ8 = q8_0Bytes(1, cols);
+    const data = this.alloc ? this.alloc(rows * rowQ8, 64) : new Uint8Array(rows * rowQ8);
+    const slab = Math.max(1, Math.floor(SLAB_BYTES / rowBytes));
+    // One float buffer for every slab: a fresh one per slab made this several times slower.
+    const values = new Float32Array(Math.min(slab, rows) * cols);
+    for (let r = 0; r < rows; r += slab) {
+      const n = Math.min(slab, rows - r);
+      const bytes = await this.file.source.read(this.file.dataOffset + t.offset + r * rowBytes, n * rowBytes);
+      encodeQ8_0Blocks(decodeFloats(t.type, bytes, n * cols, values, name), n * cols, data, r * rowQ8);
+      this.loaded += n * rowBytes;
+      this.onProgress?.({ phase: "weights", loadedBytes: this.loaded, totalBytes: this.total, tensor: name });
+    }
+    const m = floatMatrix(name, "q8_0", rows, cols, data);
+    await this.applyScale(base, m);
+    return m;
+  }
+}
+
+/** `count` f32/f16/bf16 values of `bytes` as float32: a view of `bytes` (f32) or written into `out`. */
+function decodeFloats(type: number, bytes: Uint8Array, count: number, out: Float32Array, what: string): Float32Array {
+  if (type === GGMLType.F32) return f32View(bytes, count, what);
+  const bits = u16View(bytes, count, what);
+  return type === GGMLType.F16 ? f16ArrayToF32(bits, out.subarray(0, count)) : bf16ArrayToF32(bits, out.subarray(0, count));
+}
+
+/** Whether the head is the embedding: llama.cpp's bitnet graph always ties them; others may carry `output`. */
+function headIsTied(file: GGUFFile, cfg: ModelConfig): boolean {
+  return cfg.architecture === "bitnet" || !file.tensor("output.weight");
+}
+
+/** The float head tensor `headType` would quantize at load, or null when there is none to convert. */
+function headToQuantize(file: GGUFFile, cfg: ModelConfig, headType: HeadType): GGUFTensorInfo | null {
+  if (headType !== "q8_0") return null;
+  const t = file.tensor(headIsTied(file, cfg) ? "token_embd.weight" : "output.weight");
+  return t && NORM_TYPES.includes(t.type) ? t : null;
+}
+
+/** Bytes loadWeights will place for `file` (a float head converted by `headType` shrinks). */
+export function loadedWeightBytes(file: GGUFFile, cfg: ModelConfig, headType: HeadType = "keep"): number {
+  const total = file.tensors.reduce((s, t) => s + t.byteSize, 0);
+  const head = headToQuantize(file, cfg, headType);
+  if (!head || head.shape[0] % Q8_0_BLOCK !== 0) return total;
+  return total - head.byteSize + q8_0Bytes(elementCount(head.shape) / head.shape[0], head.shape[0]);
 }
 
 export async function loadWeights(
@@ -180,12 +251,16 @@ export async function loadWeights(
   fileName: string,
   onProgress?: (p: LoadProgress) => void,
   alloc?: (bytes: number, align: number) => Uint8Array,
+  headType: HeadType = "keep",
 ): Promise<ModelWeights> {
+  if (!HEAD_TYPES.includes(headType)) throw new Error(`headType must be one of ${HEAD_TYPES.join(", ")}, got '${String(headType)}'`);
   const w = new WeightLoader(file, fileName, onProgress, alloc);
   const D = cfg.dim;
   const F = cfg.ffnDim;
   const KV = cfg.nKvHeads * cfg.headDim;
-  const token_embd = await w.floatMatrix("token_embd", cfg.vocabSize, D);
+  const tied = headIsTied(file, cfg);
+  const quantizeHead = headToQuantize(file, cfg, headType) !== null;
+  const token_embd = tied && quantizeHead ? await w.q8Matrix("token_embd", cfg.vocabSize, D) : await w.floatMatrix("token_embd", cfg.vocabSize, D);
   const layers: LayerWeights[] = [];
   for (let l = 0; l < cfg.nLayers; l++) {
     const p = `blk.${l}`;
@@ -204,8 +279,6 @@ export async function loadWeights(
     });
   }
   const output_norm = await w.vector("output_norm.weight", D);
-  // llama.cpp's bitnet graph always uses the embedding as the head; other architectures may carry `output`.
-  const tied = cfg.architecture === "bitnet" || !w.info("output.weight");
-  const output = tied ? token_embd : await w.matrix("output", cfg.vocabSize, D);
+  const output = tied ? token_embd : quantizeHead ? await w.q8Matrix("output", cfg.vocabSize, D) : await w.matrix("output", cfg.vocabSize, D);
   return { token_embd, output_norm, output, tied, layers };
 }

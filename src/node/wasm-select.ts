@@ -3,6 +3,7 @@
  * upgraded to the multi-threaded wasm kernels when more than one thread is asked for and shared
  * memory is available. Not here: the browser (Web Workers cannot block the page's thread).
  */
+import { availableParallelism } from "node:os";
 import { kernelSelfTest, selectKernels, type SelectKernelsOptions } from "../kernels/select.ts";
 import type { Kernels } from "../kernels/types.ts";
 import { WasmKernels } from "../kernels/wasm/kernels.ts";
@@ -24,4 +25,9 @@ export async function selectNodeKernels(options: NodeKernelOptions = {}): Promis
     throw new Error(`wasm kernels with ${threads} threads gave wrong results (${failed})`);
   }
   return threaded;
+}
+
+/** Threads when none are asked for: one per core this process may use. */
+export function defaultThreads(): number {
+  return availableParallelism();
 }

@@ -9,7 +9,8 @@
 
 import type { ActQuantScratch } from "./bitlinear.ts";
 import { headDim, type TrainConfig } from "./config.ts";
-import { createParamSet, LINEAR_TENSOR_NAMES, type ParamSet } from "./params.ts";
+import { jsGemm, type Gemm } from "./matmul.ts";
+import { countParams, createParamSet, LINEAR_TENSOR_NAMES, type ParamSet } from "./params.ts";
 import { ropeTables } from "./rope.ts";
 
 export type LinearName = (typeof LINEAR_TENSOR_NAMES)[number];
@@ -48,6 +49,8 @@ export interface Activations {
   /** Capacity: at most B sequences of at most T tokens. */
   B: number;
   T: number;
+  /** The linear-layer products' backend; the float buffers here were allocated by it. */
+  gemm: Gemm;
   /** residual[l] enters block l; residual[nLayers] enters output_norm. Each [N, D]. */
   residual: Float32Array[];
   layers: LayerActs[];
@@ -79,8 +82,11 @@ export interface Activations {
   weightCodes: Int8Array; // [largest linear weight]
 }
 
-/** Allocate the arena for up to B sequences of up to T tokens (T ≤ config.seqLen is not required). */
-export function createActivations(c: TrainConfig, B: number, T: number): Activations {
+/**
+ * Allocate the arena for up to B sequences of up to T tokens (T ≤ config.seqLen is not required), in
+ * `gemm`'s memory so that its products read the buffers in place.
+ */
+export function createActivations(c: TrainConfig, B: number, T: number, gemm: Gemm = jsGemm): Activations {
   if (!Number.isInteger(B) || B <= 0 || !Number.isInteger(T) || T <= 0) throw new Error(`activations: bad capacity B=${B} T=${T}`);
   const N = B * T;
   const D = c.dim;
@@ -92,7 +98,7 @@ export function createActivations(c: TrainConfig, B: number, T: number): Activat
   const quant = c.weights === "ternary";
 
   // Two passes over the same list of sizes: count, then carve views out of one Float32Array.
-  let arena = new Float32Array(0);
+  let arena: Float32Array = new Float32Array(0);
   let offset = 0;
   const take = (n: number): Float32Array => {
     const view = arena.subarray(offset, offset + n);
@@ -121,7 +127,7 @@ export function createActivations(c: TrainConfig, B: number, T: number): Activat
     };
   };
   build();
-  arena = new Float32Array(offset);
+  arena = gemm.alloc(offset);
   offset = 0;
   const views = build();
   ropeTables(views.ropeCos, views.ropeSin, T, hd, c.ropeTheta);
@@ -129,8 +135,8 @@ export function createActivations(c: TrainConfig, B: number, T: number): Activat
   const gammas: Record<LinearName, number>[] = [];
   for (let l = 0; l < c.nLayers; l++) gammas.push({ attn_q: 1, attn_k: 1, attn_v: 1, attn_output: 1, ffn_gate: 1, ffn_up: 1, ffn_down: 1 });
   return {
-    config: c, B, T, ...views,
-    wCodes: quant ? createParamSet(c) : null,
+    config: c, B, T, gemm, ...views,
+    wCodes: quant ? createParamSet(c, gemm.alloc(countParams(c))) : null,
     gammas,
     actQuant: { q: new Int8Array(quant ? N * W : 0), sums: new Int32Array(quant ? N : 0) },
     weightCodes: new Int8Array(quant ? Math.max(D * D, KV * D, F * D) : 0),

@@ -8,8 +8,8 @@
  *   x_q = Q / s (per row),   W_q = C · γ,   y = x_q · W_qᵀ = (Q · Cᵀ) · γ / s.
  * We compute the integer product Q · Cᵀ first, exactly: the codes are stored as float32 integers,
  * every partial sum is an integer below 127 · in < 2^24 (so in ≤ 132 000), and float32/float64 hold
- * those exactly in any summation order. The output then equals the int32 kernel's
- * (Σ W̃·x̃) · γ / s, which is what the exported model computes.
+ * those exactly in any summation order, which is all that a Gemm backend (matmul.ts) may change.
+ * The output then equals the int32 kernel's (Σ W̃·x̃) · γ / s, which is what the exported model computes.
  *
  * Backward (STE). The forward is written x_q = x + stopgrad(quant(x) − x) and likewise
  * W_q = W + stopgrad(quant(W) − W), so ∂x_q/∂x = I and ∂W_q/∂W = I, while the product that is
@@ -23,7 +23,7 @@
 
 import { quantizeAbsmaxRows, type AbsmaxRows } from "../quant/absmax.ts";
 import { quantizeAbsmean } from "../quant/absmean.ts";
-import { matmulBackwardInput, matmulBackwardWeight, matmulForward } from "./matmul.ts";
+import { jsGemm, type Gemm } from "./matmul.ts";
 
 /** Room for the int8 codes (≥ N·I) and row sums (≥ N) the absmax quantizer writes. */
 export type ActQuantScratch = Pick<AbsmaxRows, "q" | "sums">;
@@ -46,8 +46,8 @@ export function quantizeWeightsTernary(codes: Float32Array, w: Float32Array, scr
 }
 
 /** out[N, O] = (xCodes · wCodesᵀ) · γ / s_n. */
-export function bitlinearForward(out: Float32Array, xCodes: Float32Array, xScales: Float32Array, wCodes: Float32Array, gamma: number, N: number, I: number, O: number): void {
-  matmulForward(out, xCodes, wCodes, N, I, O);
+export function bitlinearForward(out: Float32Array, xCodes: Float32Array, xScales: Float32Array, wCodes: Float32Array, gamma: number, N: number, I: number, O: number, gemm: Gemm = jsGemm): void {
+  gemm.forward(out, xCodes, wCodes, N, I, O);
   for (let n = 0; n < N; n++) {
     const s = xScales[n];
     const r = n * O;
@@ -64,16 +64,16 @@ export function bitlinearForward(out: Float32Array, xCodes: Float32Array, xScale
 export function bitlinearBackward(
   dx: Float32Array | null, dw: Float32Array, dy: Float32Array,
   xCodes: Float32Array, xScales: Float32Array, wCodes: Float32Array, gamma: number,
-  N: number, I: number, O: number, scratch: Float32Array,
+  N: number, I: number, O: number, scratch: Float32Array, gemm: Gemm = jsGemm,
 ): void {
   if (dx !== null) {
     for (let i = 0; i < N * O; i++) scratch[i] = dy[i] * gamma;
-    matmulBackwardInput(dx, scratch, wCodes, N, I, O);
+    gemm.backwardInput(dx, scratch, wCodes, N, I, O);
   }
   for (let n = 0; n < N; n++) {
     const s = xScales[n];
     const r = n * O;
     for (let o = 0; o < O; o++) scratch[r + o] = dy[r + o] / s;
   }
-  matmulBackwardWeight(dw, scratch, xCodes, N, I, O);
+  gemm.backwardWeight(dw, scratch, xCodes, N, I, O);
 }

@@ -11,8 +11,11 @@
  * innermost loop running over contiguous memory: the forward computes four rows' dot products
  * against one weight row at once (each weight value is loaded once for four rows), and the two
  * backward products use i-k-j order with the k loop unrolled four ways, so each output element is
- * loaded and stored once per four terms. These are the training hot spot. They are not the
- * inference kernels (src/kernels), which work on packed ternary codes.
+ * loaded and stored once per four terms. They are not the inference kernels (src/kernels), which
+ * work on packed ternary codes.
+ *
+ * The training code reaches the products through a Gemm (below): `jsGemm` runs these functions; the
+ * WebAssembly SIMD one (wasm-gemm.ts, several times faster) is created asynchronously and passed in.
  */
 
 /** Reference: out[n,o] = Σ_i inp[n,i]·w[o,i]. */
@@ -134,3 +137,30 @@ export function matmulBackwardWeight(dw: Float32Array, dout: Float32Array, inp: 
     }
   }
 }
+
+/**
+ * The three products as one backend, which is all the training math needs to know about kernels.
+ * Each backend is deterministic (same inputs, same bits) but backends differ from each other in the
+ * last bits, so a run and its resumption must use the same one.
+ */
+export interface Gemm {
+  /** "js" or "wasm-simd128". */
+  readonly name: string;
+  /** out[N, O] = inp[N, I] · w[O, I]ᵀ. */
+  forward(out: Float32Array, inp: Float32Array, w: Float32Array, N: number, I: number, O: number): void;
+  /** dinp[N, I] += dout[N, O] · w[O, I]. */
+  backwardInput(dinp: Float32Array, dout: Float32Array, w: Float32Array, N: number, I: number, O: number): void;
+  /** dw[O, I] += dout[N, O]ᵀ · inp[N, I]. */
+  backwardWeight(dw: Float32Array, dout: Float32Array, inp: Float32Array, N: number, I: number, O: number): void;
+  /** n zeros where this backend reads them without copying (the trainer's parameters and activations). */
+  alloc(n: number): Float32Array;
+}
+
+/** The scalar JavaScript backend: the fast functions above, on ordinary arrays. */
+export const jsGemm: Gemm = {
+  name: "js",
+  forward: matmulForward,
+  backwardInput: matmulBackwardInput,
+  backwardWeight: matmulBackwardWeight,
+  alloc: (n) => new Float32Array(n),
+};

@@ -5,7 +5,8 @@
  *   out = h + ffn_down(ffn_sub_norm(act(ffn_gate(n2)) ⊙ ffn_up(n2))),              n2 = ffn_norm(h)
  * then output_norm and the head tied to token_embd, then softmax cross-entropy.
  * In "ternary" mode every linear is a BitLinear (bitlinear.ts, straight-through backward); in "fp"
- * mode it is a plain linear layer. No kernel code lives here.
+ * mode it is a plain linear layer. No kernel code lives here: the products run on acts.gemm, the
+ * backend the activations were allocated for (createActivations).
  *
  * Gradient accumulation: backward ADDS into `grads`; zero them (zeroGrads) before the first
  * micro-batch and pass lossScale = 1/k for k micro-batches so the sum is the mean gradient.
@@ -20,7 +21,6 @@ import { bitlinearBackward, bitlinearForward, quantizeActivationsForward, quanti
 import { softmaxCrossEntropyBackward, softmaxCrossEntropyForward } from "./crossentropy.ts";
 import { embeddingBackward, embeddingForward } from "./embedding.ts";
 import { linearBackward, linearForward } from "./linear.ts";
-import { matmulBackwardInput, matmulBackwardWeight, matmulForward } from "./matmul.ts";
 import { gatedActBackward, gatedActForward } from "./mlp.ts";
 import { LINEAR_TENSOR_NAMES, type ParamSet } from "./params.ts";
 import { rmsnormBackward, rmsnormForward } from "./rmsnorm.ts";
@@ -75,8 +75,8 @@ export function forward(p: ParamSet, acts: Activations, inputs: Int32Array, targ
       if (ternary) quantizeActivationsForward(codes, scales, inp, N, I, acts.actQuant, `blk.${l}.${what}`);
     };
     const lin = (y: Float32Array, inp: Float32Array, codes: Float32Array, scales: Float32Array, name: LinearName, I: number, O: number): void => {
-      if (ternary) bitlinearForward(y, codes, scales, (acts.wCodes as ParamSet).tensors.blk[l][name], acts.gammas[l][name], N, I, O); // wCodes exists in ternary mode
-      else linearForward(y, inp, wl[name], N, I, O);
+      if (ternary) bitlinearForward(y, codes, scales, (acts.wCodes as ParamSet).tensors.blk[l][name], acts.gammas[l][name], N, I, O, acts.gemm); // wCodes exists in ternary mode
+      else linearForward(y, inp, wl[name], N, I, O, acts.gemm);
     };
 
     // Attention branch.
@@ -106,7 +106,7 @@ export function forward(p: ParamSet, acts: Activations, inputs: Int32Array, targ
   }
 
   rmsnormForward(acts.outNorm, acts.rstdOut, acts.residual[c.nLayers], w.output_norm, N, D, eps);
-  matmulForward(acts.logits, acts.outNorm, w.token_embd, N, D, V); // tied head: logits = h · token_embdᵀ
+  acts.gemm.forward(acts.logits, acts.outNorm, w.token_embd, N, D, V); // tied head: logits = h · token_embdᵀ
   if (targets === null) return NaN;
   return softmaxCrossEntropyForward(acts.probs, acts.losses, acts.logits, targets, N, V);
 }
@@ -135,8 +135,8 @@ export function backward(p: ParamSet, grads: ParamSet, acts: Activations, inputs
   const dlogits = acts.probs;
   softmaxCrossEntropyBackward(dlogits, targets, N, V, lossScale);
   const dOutNorm = zero(acts.dNorm, N * D);
-  matmulBackwardWeight(gw.token_embd, dlogits, acts.outNorm, N, D, V);
-  matmulBackwardInput(dOutNorm, dlogits, w.token_embd, N, D, V);
+  acts.gemm.backwardWeight(gw.token_embd, dlogits, acts.outNorm, N, D, V);
+  acts.gemm.backwardInput(dOutNorm, dlogits, w.token_embd, N, D, V);
   zero(dResid, N * D);
   rmsnormBackward(dResid, gw.output_norm, dOutNorm, acts.residual[c.nLayers], w.output_norm, acts.rstdOut, N, D);
 
@@ -146,8 +146,8 @@ export function backward(p: ParamSet, grads: ParamSet, acts: Activations, inputs
     const wl = w.blk[l];
     const gl = gw.blk[l];
     const linBack = (dx: Float32Array, dy: Float32Array, inp: Float32Array, codes: Float32Array, scales: Float32Array, name: LinearName, I: number, O: number): void => {
-      if (ternary) bitlinearBackward(dx, gl[name], dy, codes, scales, (acts.wCodes as ParamSet).tensors.blk[l][name], acts.gammas[l][name], N, I, O, acts.dLin); // wCodes exists in ternary mode
-      else linearBackward(dx, gl[name], dy, inp, wl[name], N, I, O);
+      if (ternary) bitlinearBackward(dx, gl[name], dy, codes, scales, (acts.wCodes as ParamSet).tensors.blk[l][name], acts.gammas[l][name], N, I, O, acts.dLin, acts.gemm); // wCodes exists in ternary mode
+      else linearBackward(dx, gl[name], dy, inp, wl[name], N, I, O, acts.gemm);
     };
 
     // MLP branch, backwards.

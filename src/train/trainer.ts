@@ -9,6 +9,9 @@
  * Deterministic: the same config (seed included) and data give the same loss trajectory bit for bit,
  * and a Trainer built from a checkpoint's state continues that trajectory exactly (checkpoint.ts).
  * Timing figures (tokens/s, ETA) are the only non-deterministic outputs. No files here.
+ * The linear-layer products run on the Gemm given in the options (default: JavaScript; wasm-gemm.ts
+ * makes the WebAssembly one); parameters, gradients and activations live in its memory. Exactness of
+ * a resume holds for the same Gemm: backends differ in the last bits.
  */
 
 import { createActivations, type Activations } from "./acts.ts";
@@ -17,9 +20,10 @@ import type { BpeVocabulary } from "./bpe-trainer.ts";
 import type { CheckpointState } from "./checkpoint.ts";
 import { clipGradNorm, gradNorm } from "./clip.ts";
 import { Batcher, START_CURSOR, validationWindows, type DataCursor } from "./data.ts";
+import { jsGemm, type Gemm } from "./matmul.ts";
 import type { MetricRecord, TrainMetric } from "./metrics.ts";
 import { backward, forward } from "./model.ts";
-import { createParamSet, initParams, zeroGrads, type ParamSet } from "./params.ts";
+import { countParams, createParamSet, initParams, zeroGrads, type ParamSet } from "./params.ts";
 import { modelConfigOf, scheduleOf, validateRunConfig, type RunConfig } from "./run-config.ts";
 import { scheduleAt, type ScheduleConfig } from "./schedule.ts";
 
@@ -32,8 +36,14 @@ export interface TrainData {
 /** What a trainer resumes from: a checkpoint's state (its config must equal the trainer's). */
 export type ResumeState = Pick<CheckpointState, "step" | "cursor" | "adamStep" | "elapsedSeconds" | "metrics" | "params" | "adamM" | "adamV">;
 
+export interface TrainerOptions {
+  /** The backend of the linear-layer products (default jsGemm). */
+  gemm?: Gemm;
+}
+
 export class Trainer {
   readonly config: RunConfig;
+  readonly gemm: Gemm;
   readonly params: ParamSet;
   readonly grads: ParamSet;
   readonly optimizer: AdamWState;
@@ -50,15 +60,16 @@ export class Trainer {
   private tokensSeen: number;
   private elapsed: number;
 
-  constructor(config: RunConfig, data: TrainData, resume?: ResumeState) {
+  constructor(config: RunConfig, data: TrainData, resume?: ResumeState, options: TrainerOptions = {}) {
     validateRunConfig(config);
     this.config = config;
     this.data = data;
     const model = modelConfigOf(config);
     const { batchSize: B, seqLen: T } = config;
-    this.params = createParamSet(model);
-    this.grads = createParamSet(model);
-    this.acts = createActivations(model, B, T);
+    this.gemm = options.gemm ?? jsGemm;
+    this.params = createParamSet(model, this.gemm.alloc(countParams(model)));
+    this.grads = createParamSet(model, this.gemm.alloc(countParams(model)));
+    this.acts = createActivations(model, B, T, this.gemm);
     this.optimizer = createAdamW(this.params);
     this.schedule = scheduleOf(config);
     this.inputs = new Int32Array(B * T);

@@ -149,12 +149,12 @@ describe("files the engine cannot run", () => {
   });
 
   it("a quantization type the engine has no kernel for names the tensor and the type", async () => {
-    const path = await write("q8.gguf", (h) => ({ ...h, tensors: h.tensors.map((t) => (t.name === "blk.0.attn_v.weight" ? { ...t, type: GGMLType.Q8_0 } : t)) }), (i) => {
+    const path = await write("q4.gguf", (h) => ({ ...h, tensors: h.tensors.map((t) => (t.name === "blk.0.attn_v.weight" ? { ...t, type: GGMLType.Q4_0 } : t)) }), (i) => {
       const m = syntheticModel(spec);
       const t = m.header.tensors[i];
-      return t.name === "blk.0.attn_v.weight" ? new Uint8Array(tensorByteSize(GGMLType.Q8_0, t.shape)) : m.data(i);
+      return t.name === "blk.0.attn_v.weight" ? new Uint8Array(tensorByteSize(GGMLType.Q4_0, t.shape)) : m.data(i);
     });
-    await assert.rejects(loadModel(path), /tensor 'blk\.0\.attn_v\.weight' has type q8_0, which bitnet-ts cannot run/);
+    await assert.rejects(loadModel(path), /tensor 'blk\.0\.attn_v\.weight' has type q4_0, which bitnet-ts cannot run/);
   });
 
   it("an unknown architecture and a missing tensor are named", async () => {

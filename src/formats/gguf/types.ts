@@ -66,7 +66,7 @@ const TABLE: GGMLTypeInfo[] = [
   info(3, "q4_1", 32, 20, false),
   info(6, "q5_0", 32, 22, false),
   info(7, "q5_1", 32, 24, false),
-  info(8, "q8_0", 32, 34, false),
+  info(8, "q8_0", 32, 34, true),
   info(9, "q8_1", 32, 36, false),
   info(10, "q2_k", 256, 84, false),
   info(11, "q3_k", 256, 110, false),

@@ -4,6 +4,7 @@
  *
  * - Weights live in that memory in their file layout (allocWeights), so matmuls read them in place.
  *   Weights that live elsewhere (built without allocWeights) are copied in once and the copy is kept.
+ *   One-token matmuls in SIMD128, and over TQ1_0, read a table-lookup copy instead (lutCopy).
  * - Activations and outputs are ordinary arrays: each call copies q (T·K bytes) in and the results out,
  *   which is small beside reading the weights. Arrays that are already views of the memory
  *   (allocScratch) are used in place.
@@ -11,14 +12,20 @@
  * - Float results follow floatMatmulRef within rounding: float32 products and sums over 8-16 lanes
  *   instead of float64, so |y − ref| ≤ (K/8 + 8)·2⁻²⁴·Σ|w·x| (≈ 1e-5 of Σ|w·x| at K = 2560; typical
  *   errors are far smaller). f16 matrices that contain Inf or NaN go to the reference.
+ * - Q8_0 matrices (the int8 head) quantize the activations to Q8_0 as llama.cpp does and are
+ *   bit-identical to q8MatmulRef (integer block dots, a fixed float32 order; assembly/q8.ts).
+ * - The other ops of the forward pass (norms, quantization, RoPE, attention, element-wise) are in
+ *   forward-ops.ts, which states their numerics; this class only forwards to it.
  * Not here: threads (src/node/wasm-threads.ts splits the rows of a call by overriding runTernary and
- * runFloat), activation quantization (the reference one is reused).
+ * runFloat).
  */
-import { quantizeActivationsRef } from "../activations.ts";
 import { floatMatmulRef } from "../float-ref.ts";
+import { checkQ8Matmul, q8MatmulRef } from "../q8-ref.ts";
 import { ternaryMatmulRef } from "../ternary-ref.ts";
-import type { ActQuantMode, FloatMatrix, Kernels, QuantizedActivations, TernaryMatrix } from "../types.ts";
-import { WasmArena } from "./arena.ts";
+import { quantizeQ8_0Activations } from "../../quant/codecs/q8_0.ts";
+import type { ActQuantMode, AttentionShape, FloatMatrix, GateActivation, Kernels, QuantizedActivations, RopePairing, RopeTable, TernaryMatrix } from "../types.ts";
+import { MAX_WASM_BYTES, WasmArena } from "./arena.ts";
+import { type ForwardOpsExports, WasmForwardOps } from "./forward-ops.ts";
 import { compileKernels, instantiateKernels, type KernelExports, type WasmSimd } from "./module.ts";
 
 export interface WasmKernelOptions {
@@ -31,8 +38,21 @@ export interface WasmKernelOptions {
 }
 
 const TERNARY_FORMAT = { tq2_0: 0, tq1_0: 1, i2_s: 2 } as const;
+/** ternaryRows' format code for a LUT-layout copy (assembly/ternary-lut.ts). */
+const TERNARY_LUT = 3;
+/** Memory that LUT copies leave free below wasm32's limit, for scratch and later allocations. */
+const LUT_HEADROOM = 512 * 2 ** 20;
 const FLOAT_FORMAT = { f32: 0, f16: 1, bf16: 2 } as const;
 const FLOAT_F16_PRESCALED = 3;
+/** floatRows' code for Q8_0 weights × Q8_0 activations (assembly/q8.ts). */
+const FLOAT_Q8_0 = 4;
+/** The activations of a Q8_0 matmul as assembly/q8.ts reads them: q, |q|, q's sign masks (0 or -1), then the block scales. */
+interface Q8Views {
+  q: Int8Array;
+  abs: Int8Array;
+  signs: Int8Array;
+  scales: Float32Array;
+}
 /** Outputs larger than this are computed a slice of tokens at a time, so scratch stays bounded. */
 const MAX_OUT_SLICE_BYTES = 32 * 2 ** 20;
 
@@ -67,7 +87,12 @@ export class WasmKernels implements Kernels {
   private scratchAt = 0;
   private scratchSize = 0;
   private readonly copies = new WeakMap<ArrayBufferView, number>();
+  /** LUT-layout copies of ternary weights for one-token matmuls (see lutCopy); 0: none. */
+  private readonly luts = new WeakMap<ArrayBufferView, number>();
   private readonly halfFinite = new WeakMap<ArrayBufferView, boolean>();
+  private readonly q8Checked = new WeakMap<ArrayBufferView, number>();
+  private q8Last: Q8Views | null = null;
+  private readonly ops: WasmForwardOps;
 
   constructor(simd: WasmSimd, arena: WasmArena, module: WebAssembly.Module, wasm: KernelExports) {
     this.name = simd === "relaxed" ? "wasm-relaxed-simd" : "wasm-simd128";
@@ -75,6 +100,7 @@ export class WasmKernels implements Kernels {
     this.arena = arena;
     this.module = module;
     this.wasm = wasm;
+    this.ops = new WasmForwardOps(arena, wasm as unknown as ForwardOpsExports);
   }
 
   /**
@@ -98,7 +124,39 @@ export class WasmKernels implements Kernels {
   }
 
   quantizeActivations(x: Float32Array, tokens: number, cols: number, mode: ActQuantMode, out: QuantizedActivations): void {
-    quantizeActivationsRef(x, tokens, cols, mode, out);
+    this.ops.quantize(x, tokens, cols, mode, out);
+  }
+
+  allocState(bytes: number, align: number): Uint8Array | null {
+    return this.ops.allocState(bytes, align);
+  }
+
+  rmsnorm(out: Float32Array, x: Float32Array, weight: Float32Array, tokens: number, n: number, eps: number): void {
+    this.ops.rmsnormQuantize(out, x, weight, tokens, n, eps, null, null);
+  }
+
+  rmsnormQuantize(out: Float32Array, x: Float32Array, weight: Float32Array, tokens: number, n: number, eps: number, mode: ActQuantMode, acts: QuantizedActivations): void {
+    this.ops.rmsnormQuantize(out, x, weight, tokens, n, eps, mode, acts);
+  }
+
+  rope(x: Float32Array, tokens: number, heads: number, headDim: number, pos0: number, table: RopeTable, pairing: RopePairing): void {
+    this.ops.rope(x, tokens, heads, headDim, pos0, table, pairing);
+  }
+
+  attention(out: Float32Array, q: Float32Array, keys: Float32Array | Uint16Array, values: Float32Array | Uint16Array, pos0: number, tokens: number, shape: AttentionShape, scores: Float32Array): void {
+    this.ops.attention(out, q, keys, values, pos0, tokens, shape, scores);
+  }
+
+  gatedActivation(gate: Float32Array, up: Float32Array, n: number, act: GateActivation): void {
+    this.ops.gatedActivation(gate, up, n, act);
+  }
+
+  addInPlace(x: Float32Array, y: Float32Array, n: number): void {
+    this.ops.addInPlace(x, y, n);
+  }
+
+  f32ToF16(src: Float32Array, dst: Uint16Array, at: number, n: number): void {
+    this.ops.f32ToF16(src, dst, at, n);
   }
 
   ternaryMatmul(w: TernaryMatrix, x: QuantizedActivations, out: Float32Array): void {
@@ -116,6 +174,7 @@ export class WasmKernels implements Kernels {
     if (w.data.byteLength < ternaryBytes(w)) throw new Error(`${w.name}: ${w.format} data is ${w.data.byteLength} bytes, [${N}, ${K}] needs ${ternaryBytes(w)}`);
     if (out.length < T * N) throw new Error(`${w.name}: output holds ${out.length} values, needs ${T * N}`);
     const weights = this.weightAddress(w.data, w.name);
+    const lut = T === 1 ? this.lutCopy(w, weights) : 0; // before the scratch below: repacking uses it too
     const gpt = K / x.group;
     const slice = Math.max(1, Math.min(T, Math.floor(MAX_OUT_SLICE_BYTES / (N * 4))));
     for (let t0 = 0; t0 < T; t0 += slice) {
@@ -128,13 +187,14 @@ export class WasmKernels implements Kernels {
       const inPlace = this.arena.addressOf(result, "output");
       const y = inPlace ?? take(Ts * N * 4);
       const work = Array.from({ length: this.lanes }, () => take(workBytes));
-      const args: TernaryArgs = [TERNARY_FORMAT[w.format], weights, N, K, q, Ts, factors, x.group, w.uniformScale ?? 0, w.uniformScale !== null ? 1 : 0, w.outScale, y];
+      const args: TernaryArgs = [lut ? TERNARY_LUT : TERNARY_FORMAT[w.format], lut || weights, N, K, q, Ts, factors, x.group, w.uniformScale ?? 0, w.uniformScale !== null ? 1 : 0, w.outScale, y];
       this.runTernary(args, N, Ts * N * K, work);
       if (inPlace === null) result.set(new Float32Array(this.arena.memory.buffer, y, Ts * N));
     }
   }
 
   floatMatmul(w: FloatMatrix, x: Float32Array, tokens: number, out: Float32Array): void {
+    if (w.format === "q8_0") return this.q8Matmul(w, x, tokens, out);
     const { rows: N, cols: K } = w;
     const T = tokens;
     if (T === 0) return;
@@ -167,6 +227,56 @@ export class WasmKernels implements Kernels {
   }
 
   /**
+   * Q8_0 weights (an int8 head): x is quantized to Q8_0 in scratch, laid out as assembly/q8.ts wants
+   * (q, |q|, sign masks, block scales), then floatRows' Q8_0 path computes the rows, split across threads
+   * like any float matmul. Bit-identical to q8MatmulRef; matrices the kernel cannot take (a code -128,
+   * an Inf/NaN scale: never written by ggml) go to the reference.
+   */
+  private q8Matmul(w: FloatMatrix, x: Float32Array, tokens: number, out: Float32Array): void {
+    const { rows: N, cols: K } = w;
+    const T = tokens;
+    if (T === 0) return;
+    this.arena.addressOf(w.data, w.name); // throws first if growth detached the weights
+    checkQ8Matmul(w, x, T, out);
+    const weights = this.weightAddress(w.data, w.name);
+    let check = this.q8Checked.get(w.data);
+    if (check === undefined) {
+      check = this.wasm.q8Check(weights, (N * K) / 32);
+      this.q8Checked.set(w.data, check);
+    }
+    if (check !== 0) return q8MatmulRef(w, x, tokens, out);
+    const slice = Math.max(1, Math.min(T, Math.floor(MAX_OUT_SLICE_BYTES / (N * 4))));
+    for (let t0 = 0; t0 < T; t0 += slice) {
+      const Ts = Math.min(slice, T - t0);
+      const actBytes = 3 * Ts * K + (Ts * K) / 8; // q, |q| and signs, K bytes each, and K/32 float32 scales per token
+      const take = this.scratchCursor(actBytes + Ts * N * 4);
+      const xq = take(actBytes);
+      const v = this.q8Views(xq, Ts * K);
+      quantizeQ8_0Activations(x.subarray(t0 * K, (t0 + Ts) * K), Ts, K, v.q, v.scales);
+      for (let i = 0; i < Ts * K; i++) {
+        const q = v.q[i];
+        v.abs[i] = q < 0 ? -q : q;
+        v.signs[i] = q >> 7;
+      }
+      const result = out.subarray(t0 * N, (t0 + Ts) * N);
+      const inPlace = this.arena.addressOf(result, "output");
+      const y = inPlace ?? take(Ts * N * 4);
+      this.runFloat([FLOAT_Q8_0, weights, N, K, xq, Ts, w.outScale, y], N, Ts * N * K);
+      if (inPlace === null) result.set(new Float32Array(this.arena.memory.buffer, y, Ts * N));
+    }
+  }
+
+  /** Views of the Q8_0 activation layout for n values at `at`; the last set is kept, so decoding allocates nothing. */
+  private q8Views(at: number, n: number): Q8Views {
+    const v = this.q8Last;
+    if (v && v.q.buffer === this.arena.memory.buffer && v.q.byteOffset === at && v.q.length === n) return v;
+    const buf = this.arena.memory.buffer;
+    const views = { q: new Int8Array(buf, at, n), abs: new Int8Array(buf, at + n, n), signs: new Int8Array(buf, at + 2 * n, n), scales: new Float32Array(buf, at + 3 * n, n / 32) };
+    this.q8Last = views;
+    return views;
+  }
+
+  /**
    * Computes rows [0, rows) of a prepared ternary matmul (`macs` multiply-adds in all); `work` holds one
    * scratch area per lane. A threaded backend (src/node/wasm-threads.ts) overrides this to split the rows.
    */
@@ -180,6 +290,30 @@ export class WasmKernels implements Kernels {
   }
 
   /** The address of a weight array in the memory, copying it in once if it lives elsewhere. */
+  /**
+   * The LUT-layout copy of `w` for one-token matmuls (assembly/ternary-lut.ts), made on first use and
+   * kept; 0 where the dot kernels stay. Table lookups beat the SIMD128 byte dot on every format, and the
+   * relaxed dot on TQ1_0, whose base-3 bytes cost more to unpack than the dot (bench/lut.ts). The copy
+   * has 2 bits per weight on top of the file layout, which prefill still reads, and no block scales
+   * (one weight scale only). Shared memories only: growing an ordinary one would detach the weights.
+   * Copies that would leave less than LUT_HEADROOM below wasm32's 4 GiB are not made.
+   */
+  private lutCopy(w: TernaryMatrix, weights: number): number {
+    if (w.uniformScale === null || !this.arena.shared || (this.simd !== "simd128" && w.format !== "tq1_0")) return 0;
+    let at = this.luts.get(w.data);
+    if (at === undefined) {
+      const bytes = this.wasm.lutBytes(w.rows, w.cols);
+      const workBytes = this.wasm.lutRepackWorkBytes(w.cols);
+      at = 0;
+      if (this.arena.used + bytes + LUT_HEADROOM <= MAX_WASM_BYTES) {
+        at = this.arena.alloc(bytes, 64, `the LUT layout of ${w.name}`);
+        this.wasm.lutRepack(TERNARY_FORMAT[w.format], weights, w.rows, w.cols, at, this.scratchCursor(workBytes)(workBytes));
+      }
+      this.luts.set(w.data, at);
+    }
+    return at;
+  }
+
   private weightAddress(data: ArrayBufferView, name: string): number {
     const at = this.arena.addressOf(data, name);
     if (at !== null) return at;

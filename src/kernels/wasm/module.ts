@@ -18,8 +18,12 @@ export interface KernelExports {
   ): void;
   floatRows(format: number, weights: number, rows: number, cols: number, x: number, tokens: number, outScale: number, out: number, r0: number, r1: number): void;
   f16HasNonFinite(ptr: number, count: number): number;
+  q8Check(ptr: number, blocks: number): number;
   prescaleForHalf(x: number, count: number, dst: number): number;
   sumBytes(ptr: number, bytes: number): number;
+  lutBytes(rows: number, cols: number): number;
+  lutRepackWorkBytes(cols: number): number;
+  lutRepack(format: number, weights: number, rows: number, cols: number, dst: number, work: number): void;
 }
 
 function variantName(simd: WasmSimd, shared: boolean): keyof typeof WASM_BINARIES {

@@ -9,14 +9,15 @@ import { typeName } from "../../formats/gguf/types.ts";
 import type { TensorCodec, TernaryCodec } from "./common.ts";
 import { bf16Codec, f16Codec, f32Codec } from "./float.ts";
 import { i2_s } from "./i2_s.ts";
+import { q8_0 } from "./q8_0.ts";
 import { tq1_0 } from "./tq1_0.ts";
 import { tq2_0 } from "./tq2_0.ts";
 
 export type { TensorCodec, TernaryCodec, TernaryUnpacked } from "./common.ts";
-export { tq1_0, tq2_0, i2_s, f32Codec, f16Codec, bf16Codec };
+export { tq1_0, tq2_0, i2_s, q8_0, f32Codec, f16Codec, bf16Codec };
 
 const TERNARY: readonly TernaryCodec[] = [tq1_0, tq2_0, i2_s];
-const CODECS = new Map<number, TensorCodec>([f32Codec, f16Codec, bf16Codec, ...TERNARY].map((c) => [c.typeId, c]));
+const CODECS = new Map<number, TensorCodec>([f32Codec, f16Codec, bf16Codec, q8_0, ...TERNARY].map((c) => [c.typeId, c]));
 const TERNARY_BY_ID = new Map<number, TernaryCodec>(TERNARY.map((c) => [c.typeId, c]));
 
 /** The codec for a ggml type id; throws naming the type (and `what`) when bitnet-ts cannot decode it. */

@@ -6,6 +6,7 @@
  * side scans for them once per matrix and sends such matrices to the reference.
  */
 
+import { q8Rows } from "./q8";
 import { gOne } from "./simd";
 
 export const FLOAT_F32: i32 = 0;
@@ -13,6 +14,8 @@ export const FLOAT_F16: i32 = 1;
 export const FLOAT_BF16: i32 = 2;
 /** f16 weights with inputs already multiplied by 2^112 (prescaleForHalf): one multiply less per weight. */
 export const FLOAT_F16_PRESCALED: i32 = 3;
+/** Q8_0 weights; `x` holds Q8_0 activations, not floats (see q8.ts). */
+export const FLOAT_Q8_0: i32 = 4;
 
 // Type markers: the kernels are generic over the weight format, one loop per format (see Tq2 in ternary-scale.ts).
 class F32w {}
@@ -163,6 +166,7 @@ function gemmFor<W>(w: usize, N: i32, K: i32, x: usize, T: i32, outScale: f64, o
 
 /** out[T, r0..r1) = x[T, K] · W[r0..r1, K]ᵀ. */
 export function floatRows(format: i32, w: usize, N: i32, K: i32, x: usize, T: i32, outScale: f64, out: usize, r0: i32, r1: i32): void {
+  if (format == FLOAT_Q8_0) return q8Rows(w, N, K, x, T, outScale, out, r0, r1);
   if (T == 1) {
     if (format == FLOAT_F32) gemvFor<F32w>(w, N, K, x, outScale, out, r0, r1);
     else if (format == FLOAT_F16) gemvFor<F16w>(w, N, K, x, outScale, out, r0, r1);

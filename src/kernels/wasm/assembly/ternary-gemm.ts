@@ -15,7 +15,7 @@ import {
 } from "./ternary-scale";
 
 /** Writes row r's K codes (0, 1, 2) to dst in element order. */
-function decodeRow(r: i32, dst: usize): void {
+export function decodeRow(r: i32, dst: usize): void {
   let p = rowAddress(r);
   const m3 = bytes(3);
   if (cFormat == FORMAT_TQ2_0) {
