@@ -97,7 +97,16 @@ export class BitNetModel {
       try {
         kernels.reserve?.(weightBytes + stateBytes + 64 * 2 ** 20);
       } catch {
-        kernels.reserve?.(weightBytes + 64 * 2 ** 20); // over wasm32's 4 GiB with it: the run state stays in ordinary arrays
+        try {
+          kernels.reserve?.(weightBytes + 64 * 2 ** 20); // over wasm32's 4 GiB with it: the run state stays in ordinary arrays
+        } catch (e) {
+          const gib = (weightBytes / 2 ** 30).toFixed(2);
+          throw new Error(
+            `${name}: ${gib} GiB of weights do not fit in WebAssembly's 4 GiB (wasm32) with the ${kernels.name} kernels` +
+              `${opts.headType === "q8_0" ? "" : '; headType "q8_0" (--head-type q8_0) halves an F16 head'}; the reference kernels (kernels: refKernels) have no such limit but are slow ` +
+              `(${(e as Error).message})`,
+          );
+        }
       }
       const weights = await loadWeights(file, config, name, (p) => opts.onProgress?.({ file: name, ...p }), kernels.allocWeights?.bind(kernels), opts.headType);
       opts.onProgress?.({ phase: "ready", file: name, totalBytes });
