@@ -10,7 +10,7 @@ import { createWasmKernels, type WasmKernels } from "../src/kernels/wasm/kernels
 import { createThreadedWasmKernels } from "../src/node/wasm-threads.ts";
 import { tq2_0 } from "../src/quant/codecs/index.ts";
 import { q8_0Bytes } from "../src/quant/codecs/q8_0.ts";
-import { median } from "./stats.ts";
+import { median, timer } from "./stats.ts";
 
 /** [K, N]: attn_q/attn_output, attn_k/attn_v, ffn_gate/ffn_up, ffn_down. */
 const SHAPES: [number, number][] = [[2560, 2560], [2560, 640], [2560, 6912], [6912, 2560]];
@@ -50,22 +50,6 @@ function ternary(k: WasmKernels, N: number, K: number): TernaryMatrix {
 function acts(K: number): QuantizedActivations {
   const q = new Int8Array(K).map(() => Math.floor(rand() * 255) - 127);
   return { tokens: 1, cols: K, q, group: K, factors: Float32Array.of(0.01), sums: new Int32Array(1) };
-}
-
-/** Seconds per call of `fn`, repeated until one sample lasts at least `minMs` (the count is fixed after a warm-up). */
-function timer(fn: () => void, minMs: number): () => number {
-  let reps = 0;
-  return () => {
-    if (reps === 0) {
-      fn(); // warm-up: V8 tiers the wasm up to TurboFan
-      const t0 = performance.now();
-      fn();
-      reps = Math.max(1, Math.ceil(minMs / Math.max(performance.now() - t0, 1e-3)));
-    }
-    const t0 = performance.now();
-    for (let i = 0; i < reps; i++) fn();
-    return (performance.now() - t0) / 1000 / reps;
-  };
 }
 
 /** A random Q8_0 matrix [N, K]: codes in [-127, 127] (what ggml writes), fp16 scales around 1e-3. */

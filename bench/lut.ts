@@ -17,7 +17,7 @@ import type { TernaryFormat } from "../src/kernels/types.ts";
 import { createWasmKernels, type WasmKernels } from "../src/kernels/wasm/kernels.ts";
 import type { KernelExports, WasmSimd } from "../src/kernels/wasm/module.ts";
 import { i2_s, tq1_0, tq2_0 } from "../src/quant/codecs/index.ts";
-import { median } from "./stats.ts";
+import { median, timer } from "./stats.ts";
 
 const args = process.argv.slice(2);
 const option = (name: string, fallback: number): number => {
@@ -37,14 +37,6 @@ const FORMAT = { tq2_0: 0, tq1_0: 1, i2_s: 2 } as const;
 const CODECS = { tq2_0, tq1_0, i2_s } as const;
 const GAMMA = 0.02;
 
-/** The kernel module with the LUT entry points that only this script and the tests call. */
-type LutExports = KernelExports & {
-  lutWorkBytes(cols: number): number;
-  lutRows(
-    format: number, weights: number, lut: number, rows: number, cols: number, q: number, factors: number, group: number,
-    uniform: number, hasUniform: number, outScale: number, out: number, work: number, r0: number, r1: number,
-  ): void;
-};
 
 let seed = 12345;
 function rand(): number {
@@ -55,7 +47,7 @@ function rand(): number {
 /** One build's kernels, with one token's inputs per width and one output and work area, all in wasm memory. */
 class Bench {
   readonly k: WasmKernels;
-  readonly lut: LutExports;
+  readonly lut: KernelExports;
   readonly q = new Map<number, number>();
   readonly factors: number;
   readonly out: number;
@@ -67,7 +59,7 @@ class Bench {
 
   constructor(k: WasmKernels) {
     this.k = k;
-    this.lut = k.wasm as unknown as LutExports;
+    this.lut = k.wasm;
     for (const K of [2560, 6912]) {
       const q = k.allocScratch(K, 64);
       const view = new Int8Array(q.buffer, q.byteOffset, K);
@@ -130,22 +122,6 @@ interface Matrix {
   fileBytes: number;
   lut: number;
   lutBytes: number;
-}
-
-/** Seconds per call of `fn`, repeated until one sample lasts at least `minMs` (the count is fixed after a warm-up). */
-function timer(fn: () => void, minMs: number): () => number {
-  let reps = 0;
-  return () => {
-    if (reps === 0) {
-      fn(); // warm-up: V8 tiers the wasm up to TurboFan
-      const t0 = performance.now();
-      fn();
-      reps = Math.max(1, Math.ceil(minMs / Math.max(performance.now() - t0, 1e-3)));
-    }
-    const t0 = performance.now();
-    for (let i = 0; i < reps; i++) fn();
-    return (performance.now() - t0) / 1000 / reps;
-  };
 }
 
 /** The kernels compared on one piece of work: the dot kernel, the LUT kernel in place (TQ2_0, I2_S), the LUT kernel over the LUT layout. */

@@ -11,3 +11,19 @@ export function median(xs: readonly number[]): number {
 export function range(xs: readonly number[], digits = 1): string {
   return `${Math.min(...xs).toFixed(digits)}–${Math.max(...xs).toFixed(digits)}`;
 }
+
+/** Seconds per call of `fn`, repeated until one sample lasts at least `minMs` (the count is fixed after a warm-up). */
+export function timer(fn: () => void, minMs: number): () => number {
+  let reps = 0;
+  return () => {
+    if (reps === 0) {
+      fn(); // warm-up: V8 tiers the wasm up to TurboFan
+      const t0 = performance.now();
+      fn();
+      reps = Math.max(1, Math.ceil(minMs / Math.max(performance.now() - t0, 1e-3)));
+    }
+    const t0 = performance.now();
+    for (let i = 0; i < reps; i++) fn();
+    return (performance.now() - t0) / 1000 / reps;
+  };
+}

@@ -9,20 +9,12 @@ import assert from "node:assert/strict";
 import { ternaryMatmulRef } from "../../src/kernels/ternary-ref.ts";
 import type { ActQuantMode, QuantizedActivations, TernaryFormat, TernaryMatrix } from "../../src/kernels/types.ts";
 import { createWasmKernels, type WasmKernels } from "../../src/kernels/wasm/kernels.ts";
-import type { KernelExports, WasmSimd } from "../../src/kernels/wasm/module.ts";
+import type { WasmSimd } from "../../src/kernels/wasm/module.ts";
 import { createThreadedWasmKernels } from "../../src/node/wasm-threads.ts";
 import { i2_s, tq1_0, tq2_0 } from "../../src/quant/codecs/index.ts";
 import { prng } from "../helpers/prng.ts";
 import { firstBitDifference, randomActivations, randomTernary, type ScaleKind } from "./helpers.ts";
 
-/** The kernel module with the LUT entry points only tests and bench/lut.ts call (the decode path goes through ternaryRows). */
-type LutExports = KernelExports & {
-  lutWorkBytes(cols: number): number;
-  lutRows(
-    format: number, weights: number, lut: number, rows: number, cols: number, q: number, factors: number, group: number,
-    uniform: number, hasUniform: number, outScale: number, out: number, work: number, r0: number, r1: number,
-  ): void;
-};
 
 const FORMAT = { tq2_0: 0, tq1_0: 1, i2_s: 2 } as const;
 const CODECS = { tq2_0, tq1_0, i2_s } as const;
@@ -32,7 +24,7 @@ const CODECS = { tq2_0, tq1_0, i2_s } as const;
  * false, from the file layout; rows outside the range must stay untouched.
  */
 function lutMatmul(k: WasmKernels, w: TernaryMatrix, x: QuantizedActivations, out: Float32Array, packed: boolean, r0 = 0, r1 = w.rows): void {
-  const lut = k.wasm as unknown as LutExports;
+  const lut = k.wasm;
   const { rows: N, cols: K } = w;
   const weights = k.arena.addressOf(w.data, w.name);
   assert.ok(weights !== null, "weights must live in the wasm memory");
@@ -158,7 +150,7 @@ test("the decode path (ternaryMatmul, one token) uses a LUT copy for SIMD128 and
   ];
   for (const [simd, format, scales, wired] of cases) {
     const k = await createWasmKernels({ simd, shared: true });
-    const lut = k.wasm as unknown as LutExports;
+    const lut = k.wasm;
     const w = randomTernary(format, N, K, rand, { scales, alloc: (b, a) => k.allocWeights(b, a) });
     warmScratch(k, format, N, K, rand);
     const label = `${simd} ${format} ${scales}`;
@@ -194,7 +186,7 @@ test("the decode path (ternaryMatmul, one token) uses a LUT copy for SIMD128 and
   const before = k.arena.used;
   k.ternaryMatmul(w, x, got);
   assert.equal(firstBitDifference(want, got, N), -1, "simd128, ordinary memory");
-  assert.ok(k.arena.used - before < (k.wasm as unknown as LutExports).lutBytes(N, K), "simd128, ordinary memory: a LUT copy was made");
+  assert.ok(k.arena.used - before < k.wasm.lutBytes(N, K), "simd128, ordinary memory: a LUT copy was made");
 });
 
 test("threads split the LUT decode path at rows that cut tiles, bit for bit like the reference", async () => {

@@ -5,9 +5,9 @@
  * - Weights live in that memory in their file layout (allocWeights), so matmuls read them in place.
  *   Weights that live elsewhere (built without allocWeights) are copied in once and the copy is kept.
  *   One-token matmuls in SIMD128, and over TQ1_0, read a table-lookup copy instead (lutCopy).
- * - Activations and outputs are ordinary arrays: each call copies q (T·K bytes) in and the results out,
- *   which is small beside reading the weights. Arrays that are already views of the memory
- *   (allocScratch) are used in place.
+ * - Activations and outputs: the model's run state is placed in the memory (allocState), so its arrays
+ *   are used in place; any other array is copied in (q: T·K bytes) and the results out, which is small
+ *   beside reading the weights.
  * - Ternary results are bit-identical to ternaryMatmulRef (same integer dots, same float32 rounding).
  * - Float results follow floatMatmulRef within rounding: float32 products and sums over 8-16 lanes
  *   instead of float64, so |y − ref| ≤ (K/8 + 8)·2⁻²⁴·Σ|w·x| (≈ 1e-5 of Σ|w·x| at K = 2560; typical
@@ -16,8 +16,8 @@
  *   bit-identical to q8MatmulRef (integer block dots, a fixed float32 order; assembly/q8.ts).
  * - The other ops of the forward pass (norms, quantization, RoPE, attention, element-wise) are in
  *   forward-ops.ts, which states their numerics; this class only forwards to it.
- * Not here: threads (src/node/wasm-threads.ts splits the rows of a call by overriding runTernary and
- * runFloat).
+ * Not here: threads (threaded.ts splits the rows of a call over pool.ts's workers by overriding
+ * runTernary and runFloat).
  */
 import { floatMatmulRef } from "../float-ref.ts";
 import { checkQ8Matmul, q8MatmulRef } from "../q8-ref.ts";
@@ -76,7 +76,7 @@ export type FloatArgs = [number, number, number, number, number, number, number,
 
 export class WasmKernels implements Kernels {
   readonly name: string;
-  /** Threads that compute one matmul together (1 here; see src/node/wasm-threads.ts). */
+  /** Threads that compute one matmul together (1 here; see threaded.ts). */
   readonly lanes: number = 1;
   readonly simd: WasmSimd;
   readonly arena: WasmArena;
@@ -278,7 +278,7 @@ export class WasmKernels implements Kernels {
 
   /**
    * Computes rows [0, rows) of a prepared ternary matmul (`macs` multiply-adds in all); `work` holds one
-   * scratch area per lane. A threaded backend (src/node/wasm-threads.ts) overrides this to split the rows.
+   * scratch area per lane. A threaded backend (threaded.ts) overrides this to split the rows.
    */
   protected runTernary(args: TernaryArgs, rows: number, _macs: number, work: number[]): void {
     this.wasm.ternaryRows(...args, work[0], 0, rows);

@@ -24,6 +24,12 @@ export interface KernelExports {
   lutBytes(rows: number, cols: number): number;
   lutRepackWorkBytes(cols: number): number;
   lutRepack(format: number, weights: number, rows: number, cols: number, dst: number, work: number): void;
+  /** The LUT kernel on its own (ternaryRows reaches it as format 3); for its tests and bench/lut.ts. */
+  lutWorkBytes(cols: number): number;
+  lutRows(
+    format: number, weights: number, lut: number, rows: number, cols: number, q: number, factors: number, group: number,
+    uniform: number, hasUniform: number, outScale: number, out: number, work: number, r0: number, r1: number,
+  ): void;
 }
 
 function variantName(simd: WasmSimd, shared: boolean): keyof typeof WASM_BINARIES {
