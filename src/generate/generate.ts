@@ -3,7 +3,7 @@
  * It owns the policy around the model (context limits, stop tokens and strings, n_predict, seeds);
  * the model owns the numbers. One token is yielded per step so a caller can stream it (CLI, SSE).
  */
-import { ContextOverflowError } from "../model/errors.ts";
+import { ContextOverflowError } from "../errors.ts";
 import type { BitNetModel } from "../model/model.ts";
 import { chooseChatTemplate, renderChat, type ChatMessage } from "./chat-template.ts";
 import { Sampler, type SamplingOptions } from "./sampler.ts";

@@ -1,4 +1,4 @@
-export { ContextOverflowError } from "./errors.ts";
+export { ContextOverflowError } from "../errors.ts";
 
 /**
  * A loaded model: config, packed weights, tokenizer and one evaluation context (run state + KV cache).
@@ -15,7 +15,7 @@ import type { Tokenizer } from "../tokenizer/types.ts";
 import { chat, generate, type ChatOptions, type FinishReason, type GenerateOptions, type GeneratedToken } from "../generate/generate.ts";
 import type { ChatMessage } from "../generate/chat-template.ts";
 import { configFromMetadata, type ModelConfig } from "./config.ts";
-import { ContextOverflowError } from "./errors.ts";
+import { ContextOverflowError } from "../errors.ts";
 import { ForwardPass, RunState } from "./forward.ts";
 import type { KVCacheType } from "./kv-cache.ts";
 import { loadedWeightBytes, loadWeights, type HeadType, type ModelWeights } from "./weights.ts";
