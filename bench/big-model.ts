@@ -17,7 +17,7 @@ import { loadModel } from "../src/index.ts";
 import type { SyntheticSpec } from "../src/model/synthetic.ts";
 import { ensureModel } from "./models.ts";
 import { disposeLlamaCpp, llamaCppGreedy } from "../test/helpers/llamacpp.ts";
-import { argmax, benchPrompt, closeLlamaCpp, openLlamaCpp } from "./throughput.ts";
+import { argmax, benchPrompt, closeLlamaCpp, openLlamaCpp } from "../src/node/bench/throughput.ts";
 
 const { values: args } = parseArgs({
   options: {

@@ -54,7 +54,7 @@ async function child(): Promise<void> {
   if (!path) throw new Error("decode-child: no model file given");
   const { loadModel } = await import("../src/index.ts");
   const { refKernels } = await import("../src/kernels/ref.ts");
-  const { argmax, benchPrompt } = await import("./throughput.ts");
+  const { argmax, benchPrompt } = await import("../src/node/bench/throughput.ts");
   const tokens = Number(values.tokens);
   const t0 = performance.now();
   const headType = values["head-type"] as "keep" | "q8_0";

@@ -21,8 +21,8 @@ import { createWasmKernels } from "../src/kernels/wasm/kernels.ts";
 import { loadModel } from "../src/index.ts";
 import type { KVCacheType } from "../src/model/kv-cache.ts";
 import { benchSpec, ensureModel } from "./models.ts";
-import { median } from "./stats.ts";
-import { argmax, benchPrompt, closeLlamaCpp, openLlamaCpp, type Engine } from "./throughput.ts";
+import { median } from "../src/node/bench/stats.ts";
+import { argmax, benchPrompt, closeLlamaCpp, openLlamaCpp, type Engine } from "../src/node/bench/throughput.ts";
 
 const { values } = parseArgs({
   options: {

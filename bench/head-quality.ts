@@ -14,7 +14,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { defaultModelPath } from "../src/cli/default-model.ts";
+import { defaultModelPath } from "../src/node/default-model.ts";
 import { convertGGUF } from "../src/convert/convert-gguf.ts";
 import { readGGUF } from "../src/formats/gguf/reader.ts";
 import { loadModel } from "../src/index.ts";

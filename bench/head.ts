@@ -19,7 +19,7 @@ import { encodeQ8_0Blocks, q8_0Bytes } from "../src/quant/codecs/q8_0.ts";
 import { f16ArrayToF32 } from "../src/quant/half.ts";
 import { runDecodeChild, type DecodeChildResult } from "./decode-child.ts";
 import { benchSpec, ensureModel } from "./models.ts";
-import { median, range } from "./stats.ts";
+import { median, range } from "../src/node/bench/stats.ts";
 
 const { values: flags } = parseArgs({
   options: {

@@ -10,7 +10,7 @@ import { createWasmKernels, type WasmKernels } from "../src/kernels/wasm/kernels
 import { createThreadedWasmKernels } from "../src/node/wasm-threads.ts";
 import { tq2_0 } from "../src/quant/codecs/index.ts";
 import { q8_0Bytes } from "../src/quant/codecs/q8_0.ts";
-import { median, timer } from "./stats.ts";
+import { median, timer } from "../src/node/bench/stats.ts";
 
 /** [K, N]: attn_q/attn_output, attn_k/attn_v, ffn_gate/ffn_up, ffn_down. */
 const SHAPES: [number, number][] = [[2560, 2560], [2560, 640], [2560, 6912], [6912, 2560]];

@@ -17,7 +17,7 @@ import type { TernaryFormat } from "../src/kernels/types.ts";
 import { createWasmKernels, type WasmKernels } from "../src/kernels/wasm/kernels.ts";
 import type { KernelExports, WasmSimd } from "../src/kernels/wasm/module.ts";
 import { i2_s, tq1_0, tq2_0 } from "../src/quant/codecs/index.ts";
-import { median, timer } from "./stats.ts";
+import { median, timer } from "../src/node/bench/stats.ts";
 
 const args = process.argv.slice(2);
 const option = (name: string, fallback: number): number => {

@@ -8,7 +8,7 @@
 import type { Kernels } from "../src/kernels/types.ts";
 import { loadModel } from "../src/index.ts";
 import { selectNodeKernels } from "../src/node/wasm-select.ts";
-import { argmax, benchPrompt } from "./throughput.ts";
+import { argmax, benchPrompt } from "../src/node/bench/throughput.ts";
 
 /** Milliseconds per token, by part; `total` is the wall time. */
 export interface TimeSplit {

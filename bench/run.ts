@@ -17,15 +17,15 @@
 import { readFileSync, statSync } from "node:fs";
 import { availableParallelism, cpus, loadavg, totalmem } from "node:os";
 import { parseArgs } from "node:util";
-import { summarizeGGUF } from "../src/cli/info.ts";
+import { summarizeGGUF } from "../src/formats/gguf/summary.ts";
 import { readGGUF } from "../src/formats/gguf/reader.ts";
 import { openFileSource } from "../src/node/file-source.ts";
 import { runDecodeChild, type DecodeChildResult } from "./decode-child.ts";
 import { profileEngine, type EngineProfile, type TimeSplit } from "./profile.ts";
 import { measureKernelRates, type KernelRates } from "./kernel-rates.ts";
 import { benchSpec, ensureModel, type BenchShape } from "./models.ts";
-import { median, range } from "./stats.ts";
-import { benchPrompt, closeLlamaCpp, llamaCppVersion, openLlamaCpp, openOurs, type Engine } from "./throughput.ts";
+import { median, range } from "../src/node/bench/stats.ts";
+import { benchPrompt, closeLlamaCpp, llamaCppVersion, openLlamaCpp, openOurs, type Engine } from "../src/node/bench/throughput.ts";
 
 const { values: flags } = parseArgs({
   options: {

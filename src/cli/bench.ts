@@ -12,9 +12,9 @@
 import type { Command } from "commander";
 import { existsSync } from "node:fs";
 import { availableParallelism } from "node:os";
-import { median } from "../../bench/stats.ts";
-import { benchPrompt, closeLlamaCpp, openLlamaCpp, openOurs, type Engine } from "../../bench/throughput.ts";
-import { defaultModelPath } from "./default-model.ts";
+import { median } from "../node/bench/stats.ts";
+import { benchPrompt, closeLlamaCpp, openLlamaCpp, openOurs, type Engine } from "../node/bench/throughput.ts";
+import { defaultModelPath } from "../node/default-model.ts";
 import { parseIntFlag } from "./model-options.ts";
 
 interface BenchFlags {

@@ -7,7 +7,7 @@ import { existsSync } from "node:fs";
 import { loadModel } from "../index.ts";
 import type { BitNetModel } from "../model/model.ts";
 import { HEAD_TYPES } from "../model/weights.ts";
-import { defaultModelPath } from "./default-model.ts";
+import { defaultModelPath } from "../node/default-model.ts";
 import { loadProgressBar } from "./progress.ts";
 
 export interface ModelFlags {

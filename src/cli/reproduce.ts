@@ -1,7 +1,7 @@
 /**
  * `bitnet reproduce` (`npm run reproduce`): the paper's comparison at small scale. For each size of
  * src/train/reproduce.ts it trains BitNet b1.58 and the FP baseline on the same data, tokens and seed,
- * each with its recipe, through the same session as `bitnet train` (train-session.ts), one directory per
+ * each with its recipe, through the same session as `bitnet train` (src/node/train-run.ts), one directory per
  * run in --out (config.json, metrics.jsonl, loss.svg/png, checkpoints/, model.gguf, and result.json with
  * what reproduce-analysis.ts measured). Then, in --out: results.json, results.md (the table),
  * loss-<size>-<activation>.svg/png (both sides' curves) and ppl-vs-params-<activation>.svg/png.
@@ -28,7 +28,8 @@ import type { Gemm } from "../train/matmul.ts";
 import type { Trainer } from "../train/trainer.ts";
 import { selectGemm } from "../train/wasm-gemm.ts";
 import { CheckpointStore } from "../node/checkpoint-store.ts";
-import { fmtDuration, loadCorpusData, progressReporter, runTrainingSession, writeSvgAndPng, type CorpusData } from "./train-session.ts";
+import { fmtDuration, loadCorpusData, runTrainingSession, writeSvgAndPng, type CorpusData } from "../node/train-run.ts";
+import { abortOnSigint, progressReporter } from "./train-progress.ts";
 
 interface ReproduceFlags {
   sizes?: string;
@@ -99,7 +100,7 @@ async function reproduceRun(
     }
   }
   await mkdir(dir, { recursive: true });
-  const report = progressReporter(config.logEvery, name);
+  const report = progressReporter(name);
   const store = new CheckpointStore(join(dir, "checkpoints"), 1);
   const latest = await store.latest();
   const resumeState = latest === undefined ? undefined : await store.load(latest);
@@ -107,8 +108,12 @@ async function reproduceRun(
     if (runConfigJson(resumeState.config) !== configText) throw new Error(`${latest}: the checkpoint's config differs from this reproduction's; use another --out or remove ${dir}`);
     if (JSON.stringify(resumeState.tokenizer) !== JSON.stringify(corpus.vocab)) throw new Error(`${latest}: the checkpoint's tokenizer differs from the one trained on this corpus; use another --out or remove ${dir}`);
   }
+  const sigint = abortOnSigint();
   const session = await runTrainingSession({
-    config, out: dir, corpus, resumeState, gemm, report, startedAt, resumeHint: "the same bitnet reproduce command",
+    config, out: dir, corpus, resumeState, gemm, onEvent: (e) => report.event(e), signal: sigint.signal, startedAt, resumeHint: "the same bitnet reproduce command",
+  }).finally(() => {
+    report.stop();
+    sigint.dispose();
   });
   if (session.stopped) return "stopped";
   const trainer = session.trainer;

@@ -10,17 +10,12 @@
  * overlays other runs' losses on the plot (e.g. the FP baseline beside BitNet); resuming a finished run only
  * re-plots and re-exports. The linear layers' products run in WebAssembly SIMD where the runtime has it
  * (--gemm js forces the JavaScript ones; a run and its --resume should use the same, see trainer.ts).
- * The run itself (corpus, training loop, files, export) is train-session.ts, shared with `bitnet reproduce`.
+ * The run itself (corpus, training loop, files, export) is the library function `train` (src/node/train-run.ts).
  */
-import { mkdir } from "node:fs/promises";
-import { join, resolve } from "node:path";
 import { Option, type Command } from "commander";
-import {
-  RUN_CONFIG_HELP, RUN_CONFIG_KEYS, checkPartialRunConfig, isRunPresetName, resolveRunConfig, runPresets, type RunConfig,
-} from "../train/run-config.ts";
-import { selectGemm } from "../train/wasm-gemm.ts";
-import { CheckpointStore } from "../node/checkpoint-store.ts";
-import { loadCorpusData, progressReporter, readComparedRun, readJson, runTrainingSession } from "./train-session.ts";
+import { RUN_CONFIG_HELP, RUN_CONFIG_KEYS, checkPartialRunConfig, isRunPresetName, runPresets, type RunConfig } from "../train/run-config.ts";
+import { readJson, train } from "../node/train-run.ts";
+import { abortOnSigint, progressReporter } from "./train-progress.ts";
 
 interface TrainFlags {
   config?: string;
@@ -56,7 +51,7 @@ export function registerTrain(program: Command): void {
     .description("train a BitNet b1.58 model on a text corpus and export it as GGUF")
     .option("--config <file>", "JSON file of run-config keys (applied over the preset)")
     .option("--preset <name>", `starting config: ${Object.keys(runPresets).join(", ")}`, "default")
-    .option("--out <dir>", "output directory (default: runs/<name>)")
+    .option("--out <dir>", "output directory (default: runs/<name>); an existing run there needs --resume")
     .option("--resume", "continue from the newest checkpoint in --out")
     .option("--compare <dirs...>", "overlay these runs' losses (their metrics.jsonl) on loss.svg/png")
     .addOption(new Option("--gemm <backend>", "linear-layer products: WebAssembly SIMD or JavaScript").choices(["wasm", "js"]).default("wasm"));
@@ -68,35 +63,20 @@ export function registerTrain(program: Command): void {
     cmd.addOption(opt);
   }
   cmd.action(async (flags: TrainFlags) => {
-    const overrides = flagOverrides(flags);
-    let config: RunConfig;
-    let resumeState: Awaited<ReturnType<CheckpointStore["load"]>> | undefined;
-    let out: string;
-    if (flags.resume) {
-      if (flags.out === undefined) throw new Error("--resume needs --out DIR (the run to continue)");
-      out = resolve(flags.out);
-      const store = new CheckpointStore(join(out, "checkpoints"), 1);
-      const latest = await store.latest();
-      if (latest === undefined) throw new Error(`${join(out, "checkpoints")}: no checkpoint to resume from`);
-      resumeState = await store.load(latest);
-      config = resolveRunConfig(resumeState.config, overrides, latest);
-    } else {
-      if (!isRunPresetName(flags.preset)) throw new Error(`--preset: unknown preset "${flags.preset}" (known: ${Object.keys(runPresets).join(", ")})`);
-      let base: RunConfig = runPresets[flags.preset];
-      if (flags.config !== undefined) base = resolveRunConfig(base, checkPartialRunConfig(await readJson(flags.config), flags.config), flags.config);
-      config = resolveRunConfig(base, overrides, "command line");
-      if (config.data !== undefined) config = { ...config, data: resolve(config.data) }; // so --resume works from any directory
-      out = resolve(flags.out ?? join("runs", config.name));
+    if (!isRunPresetName(flags.preset)) throw new Error(`--preset: unknown preset "${flags.preset}" (known: ${Object.keys(runPresets).join(", ")})`);
+    const fromFile = flags.config !== undefined && !flags.resume ? checkPartialRunConfig(await readJson(flags.config), flags.config) : {};
+    const config = { ...fromFile, ...flagOverrides(flags) };
+    const report = progressReporter();
+    const sigint = abortOnSigint();
+    try {
+      const { stopped } = await train({
+        preset: flags.preset, config, out: flags.out, resume: flags.resume, compare: flags.compare, gemm: flags.gemm, signal: sigint.signal,
+        onEvent: (e) => report.event(e),
+      });
+      if (stopped) process.exitCode = 130;
+    } finally {
+      report.stop();
+      sigint.dispose();
     }
-    await mkdir(out, { recursive: true });
-    const compared = await Promise.all((flags.compare ?? []).map(readComparedRun));
-    const report = progressReporter(config.logEvery);
-    const t0 = performance.now();
-    const corpus = await loadCorpusData(config.data, config.valFraction, config.vocabSize, resumeState?.tokenizer, (line) => report.note(line));
-    report.note(corpus.summary);
-    const { gemm, fallbackReason } = await selectGemm({ prefer: flags.gemm });
-    if (fallbackReason !== null) report.note(`note: linear-layer products in JavaScript: ${fallbackReason}`);
-    const { stopped } = await runTrainingSession({ config, out, corpus, resumeState, compared, gemm, report, startedAt: t0 });
-    if (stopped) process.exitCode = 130;
   });
 }

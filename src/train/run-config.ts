@@ -186,7 +186,10 @@ export function scheduleOf(c: RunConfig): ScheduleConfig {
 export function exportTypeOf(c: RunConfig): ExportType {
   if (c.exportType !== "auto") return c.exportType;
   if (c.weights === "fp") return "f16";
-  return c.dim % 256 === 0 && c.ffnDim % 256 === 0 ? "tq2_0" : "f16";
+  // TQ2_0 packs rows in blocks of 256; I2_S packs the flattened tensor in blocks of 128, which every preset's
+  // matrices fill (a ternary model must export ternary, never as F16 latent weights).
+  if (c.dim % 256 === 0 && c.ffnDim % 256 === 0) return "tq2_0";
+  return "i2_s";
 }
 
 /** The model half of a run config (what params.ts and the exporter read). */

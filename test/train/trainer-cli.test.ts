@@ -10,8 +10,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
 import { gguf } from "@huggingface/gguf";
+import { loadModel } from "../../src/index.ts";
 import { parseMetricsJsonl } from "../../src/train/metrics.ts";
-import { runCli } from "../cli/run-cli.ts";
+import { assertOneLineError, runCli } from "../cli/run-cli.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "bitnet-train-cli-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -45,6 +46,23 @@ test("bitnet train --preset tiny --steps 20 writes every output file", async () 
   assert.equal(metadata["tokenizer.ggml.pre"], "gpt-2");
   assert.equal((metadata["tokenizer.ggml.tokens"] as string[]).length, 512);
   assert.equal(tensorInfos.length, 1 + 2 * 11 + 1);
+  // A ternary model exports ternary: the tiny preset's 64/192 dims rule out TQ2_0's 256-blocks, not I2_S.
+  const linear = tensorInfos.filter((t) => /blk\.\d+\.(attn_[qkv]|attn_output|ffn_(gate|up|down))\.weight/.test(t.name));
+  assert.equal(linear.length, 14);
+  for (const t of linear) assert.equal(t.dtype as number, 36, `${t.name} is I2_S`);
+  const model = await loadModel(join(out, "model.gguf"), { threads: 1 });
+  try {
+    assert.ok(model.logits(model.tokenize("And God said")).every(Number.isFinite));
+  } finally {
+    await model.dispose();
+  }
+});
+
+test("bitnet train into a directory that holds a run, without --resume, refuses and changes nothing", async () => {
+  const before = readdirSync(join(out, "checkpoints"));
+  const r = await runCli(["train", "--preset", "tiny", "--steps", "2", "--data", corpus, "--out", out]);
+  assertOneLineError(r, /already holds a run \(checkpoints, metrics\.jsonl, model\.gguf\); continue it with --resume/);
+  assert.deepEqual(readdirSync(join(out, "checkpoints")), before);
 });
 
 test("bitnet train --resume continues from the newest checkpoint and keeps the earlier metrics; --compare overlays another run", async () => {

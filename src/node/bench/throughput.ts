@@ -12,10 +12,10 @@
  * lazily: without it, or when it cannot load the file, openLlamaCpp says why instead of throwing.
  * Not here: which models are measured, interleaving and statistics (run.ts).
  */
-import type { Kernels } from "../src/kernels/types.ts";
-import { loadModel } from "../src/index.ts";
-import type { KVCacheType } from "../src/model/kv-cache.ts";
-import type { HeadType } from "../src/model/weights.ts";
+import type { Kernels } from "../../kernels/types.ts";
+import { loadModel } from "../../index.ts";
+import type { KVCacheType } from "../../model/kv-cache.ts";
+import type { HeadType } from "../../model/weights.ts";
 
 export interface EngineOptions {
   threads: number;

@@ -1,16 +1,17 @@
 /**
- * One training run into a directory, as `bitnet train` and `bitnet reproduce` both do it: the corpus read,
- * split and tokenized (with a BPE trained on the training split, or the one a checkpoint holds); then the
- * Trainer's event loop writing config.json, metrics.jsonl (a line per step and per evaluation), loss.svg and
- * loss.png, checkpoints/ (every checkpointEvery steps and at the end; Ctrl-C saves one and stops), and at
- * the end the exported model.gguf. Progress: a bar on a terminal, otherwise a line every logEvery steps.
- * Flags, presets and the choice of what to run are the commands' business (train.ts, reproduce.ts).
+ * One training run into a directory, as a library function: `train(options)` is what `bitnet train` does,
+ * and `runTrainingSession` is the part `bitnet reproduce` shares. The corpus is read, split and tokenized
+ * (with a BPE trained on the training split, or the one a checkpoint holds); then the Trainer's event loop
+ * writes config.json, metrics.jsonl (a line per step and per evaluation), loss.svg and loss.png, checkpoints/
+ * (every checkpointEvery steps and at the end; an aborted signal saves one and stops), and at the end the
+ * exported model.gguf. Progress arrives as typed events (`onEvent`); drawing them is the caller's business
+ * (the CLI draws a bar). Node-only: it writes files.
  */
-import { readFile, writeFile } from "node:fs/promises";
 import { createWriteStream, type WriteStream } from "node:fs";
+import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import { basename, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import cliProgress from "cli-progress";
+import { InvalidArgumentError, InvalidFileError } from "../errors.ts";
 import { tokenizerFromGGUF } from "../tokenizer/index.ts";
 import { bpeMetadata, trainBpe, type BpeVocabulary } from "../train/bpe-trainer.ts";
 import type { CheckpointState } from "../train/checkpoint.ts";
@@ -19,26 +20,34 @@ import { exportGGUF, type ExportType } from "../train/export-gguf.ts";
 import type { Gemm } from "../train/matmul.ts";
 import { lossCurves, metricLine, metricsJsonl, parseMetricsJsonl, type MetricRecord } from "../train/metrics.ts";
 import { plotLossCurves } from "../train/plot.ts";
-import { checkPartialRunConfig, exportTypeOf, runConfigJson, type RunConfig } from "../train/run-config.ts";
+import { checkPartialRunConfig, exportTypeOf, isRunPresetName, resolveRunConfig, runConfigJson, runPresets, type RunConfig, type RunPresetName } from "../train/run-config.ts";
 import { Trainer, trainingEvents, type TrainData, type TrainEvent } from "../train/trainer.ts";
-import { atomicFileSink } from "../node/atomic-file-sink.ts";
-import { CheckpointStore } from "../node/checkpoint-store.ts";
-import { readCorpus } from "../node/corpus-files.ts";
-import { svgToPng } from "../node/plot-png.ts";
+import { selectGemm } from "../train/wasm-gemm.ts";
+import { atomicFileSink } from "./atomic-file-sink.ts";
+import { CheckpointStore } from "./checkpoint-store.ts";
+import { readCorpus } from "./corpus-files.ts";
+import { svgToPng } from "./plot-png.ts";
 
 export const BUNDLED_CORPUS = fileURLToPath(new URL("../../data/kjv.txt.gz", import.meta.url));
+
+/** What a run reports while it works: the trainer's events (with a smoothed tokens/s), notes, and the export. */
+export type TrainRunEvent =
+  | { type: "config"; config: RunConfig; out: string }
+  | (TrainEvent & { tokensPerSecond: number })
+  | { type: "note"; message: string }
+  | { type: "exported"; path: string; exportType: ExportType; message: string };
 
 export async function readJson(path: string): Promise<unknown> {
   let text: string;
   try {
     text = await readFile(path, "utf8");
   } catch {
-    throw new Error(`${path}: cannot read the config file`);
+    throw new InvalidArgumentError(`${path}: cannot read the config file`);
   }
   try {
     return JSON.parse(text);
   } catch {
-    throw new Error(`${path}: not valid JSON`);
+    throw new InvalidFileError(`${path}: not valid JSON`);
   }
 }
 
@@ -48,53 +57,6 @@ export function fmtDuration(s: number): string {
   const m = Math.floor((s % 3600) / 60);
   const sec = Math.floor(s % 60);
   return h > 0 ? `${h}h${String(m).padStart(2, "0")}m` : `${m}m${String(sec).padStart(2, "0")}s`;
-}
-
-export interface ProgressReporter {
-  event(e: TrainEvent, tokensPerSecond: number): void;
-  /** A line of its own (closes the bar first). */
-  note(line: string): void;
-  stop(): void;
-}
-
-/** Progress display: a cli-progress bar on a terminal, else a line every `every` steps, each prefixed with `label`. */
-export function progressReporter(every: number, label = ""): ProgressReporter {
-  const tty = process.stderr.isTTY === true;
-  const prefix = label === "" ? "" : `${label} `;
-  const bar = tty
-    ? new cliProgress.SingleBar(
-      { format: `${prefix}train [{bar}] {value}/{total} | loss {loss} | val {val} | {tps} tok/s | ETA {eta_s}`, stream: process.stderr, hideCursor: true, etaBuffer: 50 },
-      cliProgress.Presets.shades_classic,
-    )
-    : undefined;
-  let started = false;
-  let val = "-";
-  return {
-    event(e, tps) {
-      if (e.type === "eval") val = e.valLoss.toFixed(3);
-      if (e.type !== "step") return;
-      if (e.valLoss !== undefined) val = e.valLoss.toFixed(3);
-      const m = e.metric;
-      if (bar) {
-        const payload = { loss: m.loss.toFixed(3), val, tps: tps.toFixed(0), eta_s: fmtDuration(e.etaSeconds) };
-        if (!started) {
-          bar.start(e.totalSteps, m.step, payload);
-          started = true;
-        } else bar.update(m.step, payload);
-      } else if (m.step % every === 0 || m.step === e.totalSteps || e.valLoss !== undefined) {
-        const v = e.valLoss !== undefined ? ` val ${e.valLoss.toFixed(4)}` : "";
-        process.stdout.write(`${prefix}step ${m.step}/${e.totalSteps} loss ${m.loss.toFixed(4)}${v} lr ${m.lr.toExponential(2)} gnorm ${m.grad_norm.toFixed(3)} ${tps.toFixed(0)} tok/s elapsed ${fmtDuration(m.elapsed_s)} ETA ${fmtDuration(e.etaSeconds)}\n`);
-      }
-    },
-    note(line) {
-      if (bar && started) bar.stop();
-      started = false;
-      process.stdout.write(`${line}\n`);
-    },
-    stop() {
-      if (bar && started) bar.stop();
-    },
-  };
 }
 
 export const kindLabel = (c: Pick<RunConfig, "weights">): string => (c.weights === "ternary" ? "BitNet b1.58" : "FP");
@@ -113,7 +75,7 @@ export async function readComparedRun(dir: string): Promise<ComparedRun> {
   try {
     text = await readFile(metricsPath, "utf8");
   } catch {
-    throw new Error(`${metricsPath}: cannot read the metrics of the run to compare`);
+    throw new InvalidArgumentError(`${metricsPath}: cannot read the metrics of the run to compare`);
   }
   return { label: `${kindLabel({ weights: config.weights ?? "ternary" })} (${basename(resolve(dir))})`, records: parseMetricsJsonl(text, metricsPath) };
 }
@@ -172,16 +134,18 @@ export interface SessionOptions {
   /** Other runs to overlay on loss.svg/png. */
   compared?: readonly ComparedRun[];
   gemm: Gemm;
-  report: ProgressReporter;
-  /** performance.now() when the command started, for the wall-clock figure of the last line. */
+  onEvent?: (e: TrainRunEvent) => void;
+  /** Aborting saves a checkpoint and stops (the result says `stopped`); nothing is exported. */
+  signal?: AbortSignal;
+  /** performance.now() when the run started, for the wall-clock figure of the last note. */
   startedAt?: number;
-  /** What to tell the user to run to continue after Ctrl-C. */
+  /** What to tell the user to run to continue after a stop. */
   resumeHint?: string;
 }
 
 export interface SessionResult {
   trainer: Trainer;
-  /** Ctrl-C: a checkpoint was saved and nothing was exported. */
+  /** The signal aborted the run: a checkpoint was saved and nothing was exported. */
   stopped: boolean;
   modelPath: string;
   exportType: ExportType;
@@ -189,11 +153,14 @@ export interface SessionResult {
 
 /** Trains (or continues) the run in `out` to its last step, writing every file the file comment lists. */
 export async function runTrainingSession(o: SessionOptions): Promise<SessionResult> {
-  const { config, out, report, gemm } = o;
+  const { config, out, gemm } = o;
+  const emit = o.onEvent ?? (() => undefined);
+  const note = (message: string): void => emit({ type: "note", message });
   const { vocab, data } = o.corpus;
   const compared = o.compared ?? [];
   const t0 = o.startedAt ?? performance.now();
   const trainer = new Trainer(config, data, o.resumeState, { gemm });
+  emit({ type: "config", config, out });
   await writeFile(join(out, "config.json"), runConfigJson(config));
   const store = new CheckpointStore(join(out, "checkpoints"), config.keepCheckpoints);
   const metricsPath = join(out, "metrics.jsonl");
@@ -209,15 +176,12 @@ export async function runTrainingSession(o: SessionOptions): Promise<SessionResu
     await writePlots(out, trainer, compared);
   };
 
-  const abort = new AbortController();
-  const onSigint = (): void => abort.abort();
-  process.once("SIGINT", onSigint);
   let tps = 0;
   let stopped = false;
   try {
-    for await (const e of trainingEvents(trainer, { signal: abort.signal })) {
+    for await (const e of trainingEvents(trainer, { signal: o.signal })) {
       if (e.type === "start") {
-        report.note(`${o.resumeState ? `resuming at step ${e.step}` : "training"}: ${e.params} parameters (${config.weights}), ${e.totalSteps} steps of ${trainer.tokensPerStep} tokens, `
+        note(`${o.resumeState ? `resuming at step ${e.step}` : "training"}: ${e.params} parameters (${config.weights}), ${e.totalSteps} steps of ${trainer.tokensPerStep} tokens, `
           + `${e.validationTokens} validation tokens per evaluation, products on ${gemm.name} → ${out}`);
       }
       if (e.type === "step") {
@@ -229,13 +193,11 @@ export async function runTrainingSession(o: SessionOptions): Promise<SessionResu
       if (e.type === "stopped") {
         stopped = true;
         await save();
-        report.note(`stopped at step ${e.step}; checkpoint saved (continue with ${o.resumeHint ?? `--resume --out ${out}`})`);
       }
-      report.event(e, tps);
+      emit({ ...e, tokensPerSecond: tps });
+      if (e.type === "stopped") note(`stopped at step ${e.step}; checkpoint saved (continue with ${o.resumeHint ?? `--resume --out ${out}`})`);
     }
   } finally {
-    process.removeListener("SIGINT", onSigint);
-    report.stop();
     flushMetrics();
     await new Promise<void>((res) => metricsOut.end(res));
   }
@@ -248,8 +210,84 @@ export async function runTrainingSession(o: SessionOptions): Promise<SessionResu
   const trainTps = trainer.metrics.filter((m) => m.type === "train");
   const lastVal = trainer.metrics.filter((m) => m.type === "val").at(-1);
   const tokens = trainTps.at(-1)?.tokens ?? 0;
-  report.note(`done: ${trainer.step} steps, ${tokens} tokens in ${fmtDuration(trainer.elapsedSeconds)} of training `
-    + `(${(tokens / Math.max(trainer.elapsedSeconds, 1e-9)).toFixed(0)} tok/s), wall ${fmtDuration((performance.now() - t0) / 1000)} this session; `
-    + `${lastVal ? `validation loss ${lastVal.val_loss.toFixed(4)}; ` : ""}model → ${modelPath} (${type})`);
+  emit({
+    type: "exported",
+    path: modelPath,
+    exportType: type,
+    message: `done: ${trainer.step} steps, ${tokens} tokens in ${fmtDuration(trainer.elapsedSeconds)} of training `
+      + `(${(tokens / Math.max(trainer.elapsedSeconds, 1e-9)).toFixed(0)} tok/s), wall ${fmtDuration((performance.now() - t0) / 1000)} this session; `
+      + `${lastVal ? `validation loss ${lastVal.val_loss.toFixed(4)}; ` : ""}model → ${modelPath} (${type})`,
+  });
   return { trainer, stopped, modelPath, exportType: type };
+}
+
+export interface TrainOptions {
+  /** Starting config (default "default", the embedded model's run). Ignored with `resume`. */
+  preset?: RunPresetName;
+  /** Run-config keys over the preset (a parsed config file, then flags, as `bitnet train` merges them). */
+  config?: Partial<RunConfig>;
+  /** Where the run's files go (default runs/<name>). A directory that already holds a run needs `resume`. */
+  out?: string;
+  /** Continue from the newest checkpoint in `out`, with its config (`config` keys given override it). */
+  resume?: boolean;
+  /** Other runs' directories to overlay on the loss plot. */
+  compare?: readonly string[];
+  /** Linear-layer products: WebAssembly SIMD (default, where the runtime has it) or JavaScript. */
+  gemm?: "wasm" | "js";
+  onEvent?: (e: TrainRunEvent) => void;
+  /** Aborting saves a checkpoint and stops. */
+  signal?: AbortSignal;
+}
+
+/** Files a finished or interrupted run leaves in its directory; any of them means the directory is taken. */
+const RUN_FILES = ["checkpoints", "metrics.jsonl", "model.gguf"];
+
+/**
+ * Trains a model as `bitnet train` does and exports it as GGUF (see the file comment for what is written).
+ * Refuses to start a new run in a directory that holds one: continuing needs `resume`, starting over
+ * another `out` (checkpoints of two runs must never mix).
+ */
+export async function train(options: TrainOptions = {}): Promise<SessionResult> {
+  const t0 = performance.now();
+  const emit = options.onEvent ?? (() => undefined);
+  const overrides = options.config ?? {};
+  let config: RunConfig;
+  let resumeState: CheckpointState | undefined;
+  let out: string;
+  if (options.resume) {
+    if (options.out === undefined) throw new InvalidArgumentError("resume needs out (the directory of the run to continue)");
+    out = resolve(options.out);
+    const store = new CheckpointStore(join(out, "checkpoints"), 1);
+    const latest = await store.latest();
+    if (latest === undefined) throw new InvalidArgumentError(`${join(out, "checkpoints")}: no checkpoint to resume from`);
+    resumeState = await store.load(latest);
+    config = resolveRunConfig(resumeState.config, overrides, latest);
+  } else {
+    const preset = options.preset ?? "default";
+    if (!isRunPresetName(preset)) throw new InvalidArgumentError(`preset: unknown preset "${String(preset)}" (known: ${Object.keys(runPresets).join(", ")})`);
+    config = resolveRunConfig(runPresets[preset], overrides, "options");
+    if (config.data !== undefined) config = { ...config, data: resolve(config.data) }; // so a resume works from any directory
+    out = resolve(options.out ?? join("runs", config.name));
+    const taken = await runFilesIn(out);
+    if (taken.length > 0) {
+      throw new InvalidArgumentError(`${out}: already holds a run (${taken.join(", ")}); continue it with --resume, or train into another --out`);
+    }
+  }
+  await mkdir(out, { recursive: true });
+  const compared = await Promise.all((options.compare ?? []).map(readComparedRun));
+  const note = (message: string): void => emit({ type: "note", message });
+  const corpus = await loadCorpusData(config.data, config.valFraction, config.vocabSize, resumeState?.tokenizer, note);
+  note(corpus.summary);
+  const { gemm, fallbackReason } = await selectGemm({ prefer: options.gemm ?? "wasm" });
+  if (fallbackReason !== null) note(`note: linear-layer products in JavaScript: ${fallbackReason}`);
+  return runTrainingSession({ config, out, corpus, resumeState, compared, gemm, onEvent: options.onEvent, signal: options.signal, startedAt: t0 });
+}
+
+async function runFilesIn(dir: string): Promise<string[]> {
+  try {
+    const names = new Set(await readdir(dir));
+    return RUN_FILES.filter((f) => names.has(f));
+  } catch {
+    return [];
+  }
 }
