@@ -54,7 +54,7 @@ console.log(`model: ${path}\n  ${(fileBytes / GiB).toFixed(2)} GiB on disk, ${sp
 const t0 = performance.now();
 const model = await loadModel(path, { threads, contextLength: 256, actQuant: "block256" });
 const loadSeconds = (performance.now() - t0) / 1000;
-console.log(`loaded in ${loadSeconds.toFixed(1)} s with ${model.kernels} ×${threads}`);
+console.log(`loaded in ${loadSeconds.toFixed(1)} s with ${model.backend} ×${threads}`);
 
 const prompt = benchPrompt(16, spec.vocabSize);
 const ours: number[] = [];

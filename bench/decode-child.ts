@@ -65,7 +65,7 @@ async function child(): Promise<void> {
   for (let i = 0; i < tokens; i++) next = argmax(model.step(next));
   const decodeSeconds = (performance.now() - t1) / 1000;
   const result: DecodeChildResult = {
-    kernels: model.kernels,
+    kernels: model.backend,
     maxRssBytes: process.resourceUsage().maxRSS * 1024,
     kvCacheBytes: model.kvCacheBytes,
     loadSeconds,

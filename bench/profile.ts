@@ -7,7 +7,7 @@
  */
 import type { Kernels } from "../src/kernels/types.ts";
 import { loadModel } from "../src/index.ts";
-import { selectNodeKernels } from "../src/node/wasm-select.ts";
+import { createNodeKernels } from "../src/node/kernels.ts";
 import { argmax, benchPrompt } from "../src/node/bench/throughput.ts";
 
 /** Milliseconds per token, by part; `total` is the wall time. */
@@ -47,6 +47,7 @@ function timedKernels(inner: Kernels): { kernels: Kernels; ms: KernelMs } {
   };
   const kernels: Kernels = {
     name: inner.name,
+    threads: inner.threads,
     allocWeights: inner.allocWeights?.bind(inner),
     reserve: inner.reserve?.bind(inner),
     close: inner.close?.bind(inner),
@@ -86,7 +87,7 @@ function split(totalMs: number, k: KernelMs, tokens: number): TimeSplit {
  * empty context in batches of `batch`, and splits each one's time per token.
  */
 export async function profileEngine(path: string, o: { threads: number; decodeSteps: number; prefillTokens: number; batch: number }): Promise<EngineProfile> {
-  const inner = await selectNodeKernels({ threads: o.threads });
+  const { kernels: inner } = await createNodeKernels({ threads: o.threads });
   const timed = timedKernels(inner);
   const zero = () => {
     for (const k of Object.keys(timed.ms) as (keyof KernelMs)[]) timed.ms[k] = 0;

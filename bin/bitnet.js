@@ -1,6 +1,3 @@
 #!/usr/bin/env node
-// The `bitnet` command: loads the TypeScript CLI through tsx, so the published sources are the ones that run.
-import { register } from "tsx/esm/api";
-
-register();
-await import("../src/cli/main.ts");
+// The `bitnet` command: the compiled CLI (dist/, built by `npm run build`, which `npm install` runs).
+await import("../dist/cli/main.js");

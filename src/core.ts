@@ -25,6 +25,10 @@ export type { SamplingOptions } from "./generate/sampler.ts";
 export type { Tokenizer } from "./tokenizer/types.ts";
 export { readGGUF, type GGUFFile, type GGUFTensorInfo } from "./formats/gguf/reader.ts";
 export { bufferSource, blobSource, type ByteSource } from "./formats/source.ts";
+export type { Kernels } from "./kernels/types.ts";
+export { refKernels } from "./kernels/ref.ts";
+export { selectKernels, type SelectKernelsOptions } from "./kernels/select.ts";
+export { createKernels, type CreateKernelsOptions, type CreatedKernels } from "./kernels/create.ts";
 
 export type ModelInput = ByteSource | ArrayBuffer | Uint8Array | Blob;
 

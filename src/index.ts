@@ -1,17 +1,28 @@
 /**
- * bitnet-ts for Node.js: the browser-safe API of core.ts plus loading a model from a file path and
- * multi-threaded kernels (worker_threads over one shared WebAssembly memory).
+ * bitnet-ts for Node.js: the browser-safe API of core.ts, plus loading a model from a file path,
+ * multi-threaded kernels (worker_threads over one shared WebAssembly memory), and training runs that
+ * write their files to disk.
  */
-import { loadModelFrom, type ModelInput } from "./core.ts";
+import { toByteSource, type ModelInput } from "./core.ts";
 import type { BitNetModel, ModelOptions } from "./model/model.ts";
+import { BitNetModel as Model } from "./model/model.ts";
 import { openFileSource } from "./node/file-source.ts";
-import { defaultThreads, selectNodeKernels } from "./node/wasm-select.ts";
+import { createNodeKernels, type KernelBackend } from "./node/kernels.ts";
+import { InvalidArgumentError } from "./errors.ts";
 
 export * from "./core.ts";
+export { createNodeKernels, defaultThreads, KERNEL_BACKENDS, type KernelBackend, type NodeKernelOptions } from "./node/kernels.ts";
+export { train, type SessionResult as TrainResult, type TrainOptions, type TrainRunEvent } from "./node/train-run.ts";
+export { defaultModelPath } from "./node/default-model.ts";
 
 export interface NodeModelOptions extends ModelOptions {
-  /** Threads per matmul, the calling thread included (default: the number of cores). Ignored when `kernels` is given. */
+  /**
+   * Threads per matmul, the calling thread included (default: the number of cores). The model creates
+   * these kernels and closes them on dispose. Not with `kernels`, which are the caller's.
+   */
   threads?: number;
+  /** The kernel backend the model creates (default: the BITNET_KERNELS environment variable, else the fastest). Not with `kernels`. */
+  backend?: KernelBackend;
 }
 
 /**
@@ -19,16 +30,17 @@ export interface NodeModelOptions extends ModelOptions {
  * bytes, Blobs and ByteSources work as in the browser.
  */
 export async function loadModel(pathOrBuffer: string | ModelInput, options: NodeModelOptions = {}): Promise<BitNetModel> {
-  const { threads = defaultThreads(), ...rest } = options;
-  if (!Number.isInteger(threads) || threads < 1) throw new Error(`threads must be a positive integer, got ${threads}`);
-  const kernels = rest.kernels ?? (threads > 1 ? await selectNodeKernels({ threads }) : undefined);
-  const source = typeof pathOrBuffer === "string" ? await openFileSource(pathOrBuffer) : pathOrBuffer;
+  const { threads, backend, ...rest } = options;
+  if (rest.kernels && (threads !== undefined || backend !== undefined)) {
+    throw new InvalidArgumentError("loadModel: pass either kernels (yours to close) or threads/backend (the model creates and closes its kernels), not both");
+  }
+  const created = rest.kernels ? undefined : await createNodeKernels({ threads, backend });
+  let source;
   try {
-    const model = await loadModelFrom(source, { ...rest, kernels });
-    if (kernels && !rest.kernels) model.adoptKernels();
-    return model;
+    source = typeof pathOrBuffer === "string" ? await openFileSource(pathOrBuffer) : toByteSource(pathOrBuffer);
   } catch (e) {
-    if (kernels && !rest.kernels) await kernels.close?.();
+    await created?.kernels.close?.();
     throw e;
   }
+  return Model.load(source, rest, created);
 }

@@ -23,7 +23,7 @@ import {
   type ReproResults, type ReproRunResult, type ReproSettings, type ReproSide, type ReproSize, type ReproSizeResult,
 } from "../train/reproduce.ts";
 import { runConfigJson, type RunConfig } from "../train/run-config.ts";
-import type { Activation } from "../train/config.ts";
+import type { GateActivation } from "../kernels/types.ts";
 import type { Gemm } from "../train/matmul.ts";
 import type { Trainer } from "../train/trainer.ts";
 import { selectGemm } from "../train/wasm-gemm.ts";
@@ -78,7 +78,7 @@ function linearWeightBytes(trainer: Trainer, exportType: ExportType, corpus: Cor
 
 /** Trains one run (or continues it, or reads its result when it is done) and returns its result. */
 async function reproduceRun(
-  size: ReproSize, side: ReproSide, activation: Activation, settings: ReproSettings, out: string, corpus: CorpusData, gemm: Gemm,
+  size: ReproSize, side: ReproSide, activation: GateActivation, settings: ReproSettings, out: string, corpus: CorpusData, gemm: Gemm,
 ): Promise<ReproRunResult | "stopped"> {
   const startedAt = performance.now();
   const config = reproRunConfig(size, side, activation, settings);
@@ -157,7 +157,7 @@ async function writeSizePlot(out: string, z: ReproSizeResult): Promise<void> {
   await writeSvgAndPng(join(out, `loss-${z.size}-${z.activation}`), plotLossCurves(curves, { title }));
 }
 
-async function writeScalingPlot(out: string, act: Activation, all: readonly ReproSizeResult[]): Promise<void> {
+async function writeScalingPlot(out: string, act: GateActivation, all: readonly ReproSizeResult[]): Promise<void> {
   const sizes = all.filter((z) => z.activation === act);
   if (sizes.length === 0) return;
   const curve = (label: string, pick: (z: ReproSizeResult) => ReproRunResult) => ({ label, markers: true, points: sizes.map((z) => ({ step: z.params, loss: pick(z).valPpl })) });
@@ -188,7 +188,7 @@ export function registerReproduce(program: Command): void {
       const activations = flags.activation.split(",").map((a) => a.trim());
       for (const a of activations) if (a !== "silu" && a !== "relu2") throw new Error(`--activation: "${a}" is not silu or relu2`);
       const settings: ReproSettings = {
-        ...DEFAULT_REPRO_SETTINGS, ...(flags.quick ? QUICK_REPRO_SETTINGS : {}), activations: [...new Set(activations as Activation[])],
+        ...DEFAULT_REPRO_SETTINGS, ...(flags.quick ? QUICK_REPRO_SETTINGS : {}), activations: [...new Set(activations as GateActivation[])],
         ...(flags.seed === undefined ? {} : { seed: flags.seed }),
         ...(flags.bitnetLr === undefined ? {} : { bitnetLr: flags.bitnetLr }),
         ...(flags.fpLr === undefined ? {} : { fpLr: flags.fpLr }),

@@ -14,6 +14,7 @@
  * first byte is written, except a ternary matrix whose scales do not fit I2_S, which needs its data.
  * It does not open files or draw progress (src/cli/convert.ts does).
  */
+import { InvalidArgumentError, UnsupportedModelError } from "../errors.ts";
 import type { GGUFFile, GGUFTensorInfo } from "../formats/gguf/reader.ts";
 import { GeneralKey, LINEAR_BLOCK_TENSORS, parseTensorName, type BlockTensor } from "../formats/gguf/names.ts";
 import { tensorByteSize, typeName } from "../formats/gguf/types.ts";
@@ -71,15 +72,19 @@ export function planConversion(input: GGUFFile, options: ConvertOptions): Planne
   const file = input.source.name;
   if (!isConvertTarget(options.type)) throw new Error(`unknown target type '${String(options.type)}'; expected one of ${CONVERT_TARGETS.join(", ")}`);
   const embeddingType = options.embeddingType ?? "keep";
-  if (!isEmbeddingType(embeddingType)) throw new Error(`unknown embedding type '${String(embeddingType)}'; expected one of ${EMBEDDING_TYPES.join(", ")}`);
+  if (!isEmbeddingType(embeddingType)) throw new InvalidArgumentError(`unknown embedding type '${String(embeddingType)}'; expected one of ${EMBEDDING_TYPES.join(", ")}`);
   const linearType = TARGET_TYPE_ID[options.type];
   return input.tensors.map((t) => {
     const role = tensorRole(t.name);
     const targetType = role === "linear" ? linearType : role === "embedding" && embeddingType !== "keep" ? EMBEDDING_TYPE_ID[embeddingType] : t.type;
     const what = `${file}: tensor '${t.name}'`;
     if (targetType !== t.type) {
-      if (!hasCodec(t.type)) throw new Error(`${what} is ${typeName(t.type)}, which bitnet-ts cannot decode, so it cannot become ${typeName(targetType)}`);
-      tensorByteSize(targetType, t.shape, `${what} (shape [${t.shape.join(", ")}]) cannot become ${typeName(targetType)}`);
+      if (!hasCodec(t.type)) throw new UnsupportedModelError(`${what} is ${typeName(t.type)}, which bitnet-ts cannot decode, so it cannot become ${typeName(targetType)}`);
+      try {
+        tensorByteSize(targetType, t.shape, `${what} (shape [${t.shape.join(", ")}]) cannot become ${typeName(targetType)}`);
+      } catch (e) {
+        throw new UnsupportedModelError((e as Error).message);
+      }
     }
     return { name: t.name, shape: [...t.shape], role, sourceType: t.type, targetType };
   });

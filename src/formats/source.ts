@@ -4,6 +4,7 @@
  * This file holds the interface and the browser-safe sources (an in-memory buffer, a Blob);
  * the Node file source lives in src/node/file-source.ts. It does not parse anything.
  */
+import { InvalidFileError, TruncatedFileError } from "../errors.ts";
 
 export interface ByteSource {
   /** Shown in every error message about this source (a path, a URL or a label). */
@@ -22,10 +23,10 @@ export interface ByteSource {
 /** Throws the error every source reports for a range it cannot serve. */
 export function checkRange(name: string, size: number, offset: number, length: number): void {
   if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0) {
-    throw new Error(`${name}: invalid read of ${length} bytes at offset ${offset}`);
+    throw new InvalidFileError(`${name}: invalid read of ${length} bytes at offset ${offset}`);
   }
   if (offset + length > size) {
-    throw new Error(`${name}: truncated: reading ${length} bytes at offset ${offset} goes past the end of the file (${size} bytes)`);
+    throw new TruncatedFileError(`${name}: truncated: reading ${length} bytes at offset ${offset} goes past the end of the file (${size} bytes)`);
   }
 }
 
@@ -53,7 +54,7 @@ export function blobSource(blob: Blob, name = typeof File !== "undefined" && blo
       checkRange(name, blob.size, offset, length);
       const bytes = new Uint8Array(await blob.slice(offset, offset + length).arrayBuffer());
       if (bytes.byteLength !== length) {
-        throw new Error(`${name}: truncated: got ${bytes.byteLength} of ${length} bytes at offset ${offset}`);
+        throw new TruncatedFileError(`${name}: truncated: got ${bytes.byteLength} of ${length} bytes at offset ${offset}`);
       }
       return bytes;
     },

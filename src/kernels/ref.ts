@@ -11,6 +11,7 @@ import type { Kernels } from "./types.ts";
 
 export const refKernels: Kernels = {
   name: "ref",
+  threads: 1,
   quantizeActivations: quantizeActivationsRef,
   ternaryMatmul: ternaryMatmulRef,
   floatMatmul: floatMatmulRef,

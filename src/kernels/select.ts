@@ -8,7 +8,7 @@
 import { refKernels } from "./ref.ts";
 import { ternaryMatmulRef } from "./ternary-ref.ts";
 import type { Kernels, QuantizedActivations, TernaryFormat, TernaryMatrix } from "./types.ts";
-import { detectWasmFeatures, type WasmFeatures } from "./wasm/features.ts";
+import { detectWasmFeatures } from "./wasm/features.ts";
 import { createWasmKernels, type WasmKernels } from "./wasm/kernels.ts";
 import type { WasmSimd } from "./wasm/module.ts";
 import { i2_s, tq1_0, tq2_0 } from "../quant/codecs/index.ts";
@@ -22,40 +22,29 @@ export interface SelectKernelsOptions {
   initialBytes?: number;
 }
 
-export interface KernelsInfo {
-  /** The chosen backend's name: "wasm-relaxed-simd", "wasm-simd128" or "ref". */
-  name: string;
-  features: WasmFeatures;
-  /** Whether the WebAssembly memory is shared (SharedArrayBuffer): views survive growth, workers can join. */
-  sharedMemory: boolean;
-  /** Why a faster backend was passed over, if one was. */
+/** A backend and, when it is slower than the fastest this runtime could have, why. */
+export interface ChosenKernels {
+  kernels: Kernels;
   fallbackReason: string | null;
 }
 
-let last: KernelsInfo | null = null;
-
-/** What the last selectKernels() chose, or, before any call, what this runtime supports. */
-export function kernelsInfo(): KernelsInfo {
-  if (last) return last;
-  const features = detectWasmFeatures();
-  return { name: "none selected yet", features, sharedMemory: features.sharedMemory, fallbackReason: null };
+/** The fastest single-threaded backend this runtime supports (see the file comment). */
+export async function selectKernels(options: SelectKernelsOptions = {}): Promise<Kernels> {
+  return (await chooseKernels(options)).kernels;
 }
 
-export async function selectKernels(options: SelectKernelsOptions = {}): Promise<Kernels> {
+/** selectKernels, with the reason a faster backend was passed over. */
+export async function chooseKernels(options: SelectKernelsOptions = {}): Promise<ChosenKernels> {
   const features = detectWasmFeatures();
-  const choose = (k: Kernels, sharedMemory: boolean, fallbackReason: string | null): Kernels => {
-    last = { name: k.name, features, sharedMemory, fallbackReason };
-    return k;
-  };
-  if (options.prefer === "ref") return choose(refKernels, false, null);
-  if (!features.simd128) return choose(refKernels, false, features.webAssembly ? "WebAssembly SIMD128 is not supported" : "WebAssembly is not available");
+  if (options.prefer === "ref") return { kernels: refKernels, fallbackReason: null };
+  if (!features.simd128) return { kernels: refKernels, fallbackReason: features.webAssembly ? "WebAssembly SIMD128 is not supported" : "WebAssembly is not available" };
   const shared = features.sharedMemory;
   let reason: string | null = null;
   if (features.relaxedSimd && options.simd !== "simd128") {
     try {
       const k = await createWasmKernels({ simd: "relaxed", shared, initialBytes: options.initialBytes });
       const failed = kernelSelfTest(k);
-      if (!failed) return choose(k, shared, null);
+      if (!failed) return { kernels: k, fallbackReason: null };
       reason = `relaxed SIMD gave wrong results (${failed})`;
     } catch (e) {
       reason = `relaxed SIMD kernels failed to load (${(e as Error).message})`;
@@ -66,19 +55,25 @@ export async function selectKernels(options: SelectKernelsOptions = {}): Promise
   try {
     const k = await createWasmKernels({ simd: "simd128", shared, initialBytes: options.initialBytes });
     const failed = kernelSelfTest(k);
-    if (!failed) return choose(k, shared, reason);
+    if (!failed) return { kernels: k, fallbackReason: reason };
     reason = `SIMD128 kernels gave wrong results (${failed})`;
   } catch (e) {
     reason = `SIMD128 kernels failed to load (${(e as Error).message})`;
   }
-  return choose(refKernels, false, reason);
+  return { kernels: refKernels, fallbackReason: reason };
 }
+
+/** Memory the self-test may use: three small matrices plus the kernels' first scratch region (1 MiB, doubled once). */
+const SELF_TEST_BYTES = 4 * 2 ** 20;
 
 /**
  * A few small matmuls, one token and three, in each format, compared bit for bit with the reference.
  * Returns what failed, or null. Cheap (under a millisecond of work) and uses a few KiB of the memory.
  */
 export function kernelSelfTest(k: WasmKernels): string | null {
+  // An ordinary (non-shared) memory detaches every view when it grows: room for the test's weights and the
+  // kernels' scratch first, so that nothing grows while the test's matrices are in use.
+  k.reserve(SELF_TEST_BYTES);
   let seed = 0x9e3779b9;
   const next = (n: number): number => {
     seed = (Math.imul(seed ^ (seed >>> 15), 0x2c1b3c6d) + 0x6d2b79f5) >>> 0;

@@ -94,7 +94,10 @@ export type RopePairing = "neox" | "norm";
 export type GateActivation = "silu" | "relu2";
 
 export interface Kernels {
+  /** The backend: "wasm-relaxed-simd", "wasm-simd128", "ref", or a native one ("native-…"). */
   readonly name: string;
+  /** Threads one call computes on, the calling thread included. */
+  readonly threads: number;
   /**
    * Where weight bytes should live. A backend whose kernels read weights from its own memory (one
    * WebAssembly.Memory) returns views into it; the reference backend leaves this undefined and the

@@ -5,8 +5,8 @@
  * It decides the small switches of the forward pass (activation, RoPE pairing); it reads no tensors.
  */
 
-export type FfnActivation = "silu" | "relu2";
-export type RopeStyle = "neox" | "norm";
+import { InvalidFileError, UnsupportedModelError } from "../errors.ts";
+import type { GateActivation, RopePairing } from "../kernels/types.ts";
 
 export interface ModelConfig {
   architecture: string;
@@ -21,19 +21,19 @@ export interface ModelConfig {
   contextLength: number; // the training context; the run context may be smaller
   normEps: number;
   ropeTheta: number;
-  ropeStyle: RopeStyle; // "neox": i pairs with i + d/2 (BitNet); "norm": 2i pairs with 2i+1 (llama)
-  activation: FfnActivation;
+  ropeStyle: RopePairing; // "neox": i pairs with i + d/2 (BitNet); "norm": 2i pairs with 2i+1 (llama)
+  activation: GateActivation;
 }
 
 /** Architectures whose FFN activation is implied by the name when the file does not say. */
-const DEFAULT_ACTIVATION: Record<string, FfnActivation> = {
+const DEFAULT_ACTIVATION: Record<string, GateActivation> = {
   bitnet: "silu", // llama.cpp's graph always uses SiLU for this name
   "bitnet-b1.58": "relu2", // bitnet.cpp's name for the 2B4T architecture
   "bitnet-25": "relu2",
   llama: "silu",
 };
 
-const ROPE_STYLE: Record<string, RopeStyle> = {
+const ROPE_STYLE: Record<string, RopePairing> = {
   bitnet: "neox",
   "bitnet-b1.58": "neox",
   "bitnet-25": "neox",
@@ -51,31 +51,31 @@ function num(meta: Meta, key: string, file: string, fallback?: number): number {
   const v = meta[key];
   if (v === undefined) {
     if (fallback !== undefined) return fallback;
-    throw new Error(`${file}: metadata key '${key}' is missing`);
+    throw new InvalidFileError(`${file}: metadata key '${key}' is missing`);
   }
   const n = typeof v === "bigint" ? Number(v) : v;
-  if (typeof n !== "number" || !Number.isFinite(n)) throw new Error(`${file}: metadata key '${key}' should be a number, got ${JSON.stringify(String(v))}`);
+  if (typeof n !== "number" || !Number.isFinite(n)) throw new InvalidFileError(`${file}: metadata key '${key}' should be a number, got ${JSON.stringify(String(v))}`);
   return n;
 }
 
 function positiveInt(meta: Meta, key: string, file: string, fallback?: number): number {
   const n = num(meta, key, file, fallback);
-  if (!Number.isInteger(n) || n <= 0) throw new Error(`${file}: metadata key '${key}' should be a positive integer, got ${n}`);
+  if (!Number.isInteger(n) || n <= 0) throw new InvalidFileError(`${file}: metadata key '${key}' should be a positive integer, got ${n}`);
   return n;
 }
 
 export function configFromMetadata(meta: Meta, file = "model"): ModelConfig {
   const arch = meta["general.architecture"];
-  if (typeof arch !== "string") throw new Error(`${file}: metadata key 'general.architecture' is missing`);
+  if (typeof arch !== "string") throw new InvalidFileError(`${file}: metadata key 'general.architecture' is missing`);
   if (!(arch in ROPE_STYLE)) {
-    throw new Error(`${file}: architecture '${arch}' is not supported (supported: ${SUPPORTED_ARCHITECTURES.join(", ")})`);
+    throw new UnsupportedModelError(`${file}: architecture '${arch}' is not supported (supported: ${SUPPORTED_ARCHITECTURES.join(", ")})`);
   }
   const k = (name: string) => `${arch}.${name}`;
   const dim = positiveInt(meta, k("embedding_length"), file);
   const nHeads = positiveInt(meta, k("attention.head_count"), file);
   const nKvHeads = positiveInt(meta, k("attention.head_count_kv"), file, nHeads);
-  if (dim % nHeads !== 0) throw new Error(`${file}: ${k("embedding_length")} ${dim} is not divisible by ${k("attention.head_count")} ${nHeads}`);
-  if (nHeads % nKvHeads !== 0) throw new Error(`${file}: ${k("attention.head_count")} ${nHeads} is not a multiple of ${k("attention.head_count_kv")} ${nKvHeads}`);
+  if (dim % nHeads !== 0) throw new InvalidFileError(`${file}: ${k("embedding_length")} ${dim} is not divisible by ${k("attention.head_count")} ${nHeads}`);
+  if (nHeads % nKvHeads !== 0) throw new InvalidFileError(`${file}: ${k("attention.head_count")} ${nHeads} is not a multiple of ${k("attention.head_count_kv")} ${nKvHeads}`);
   const headDim = dim / nHeads;
   const tokens = meta["tokenizer.ggml.tokens"];
   const vocabFromTokens = Array.isArray(tokens) ? tokens.length : undefined;
@@ -84,11 +84,11 @@ export function configFromMetadata(meta: Meta, file = "model"): ModelConfig {
   const declared = meta[ACTIVATION_KEY(arch)];
   let activation = DEFAULT_ACTIVATION[arch];
   if (declared !== undefined) {
-    if (declared !== "silu" && declared !== "relu2") throw new Error(`${file}: metadata key '${ACTIVATION_KEY(arch)}' should be "silu" or "relu2", got ${JSON.stringify(declared)}`);
+    if (declared !== "silu" && declared !== "relu2") throw new InvalidFileError(`${file}: metadata key '${ACTIVATION_KEY(arch)}' should be "silu" or "relu2", got ${JSON.stringify(declared)}`);
     activation = declared;
   }
   const ropeDims = positiveInt(meta, k("rope.dimension_count"), file, headDim);
-  if (ropeDims > headDim || ropeDims % 2 !== 0) throw new Error(`${file}: ${k("rope.dimension_count")} ${ropeDims} must be even and at most the head size ${headDim}`);
+  if (ropeDims > headDim || ropeDims % 2 !== 0) throw new InvalidFileError(`${file}: ${k("rope.dimension_count")} ${ropeDims} must be even and at most the head size ${headDim}`);
 
   return {
     architecture: arch,

@@ -1,4 +1,3 @@
-export { ContextOverflowError } from "../errors.ts";
 
 /**
  * A loaded model: config, packed weights, tokenizer and one evaluation context (run state + KV cache).
@@ -8,14 +7,15 @@ export { ContextOverflowError } from "../errors.ts";
  */
 import { readGGUF, type GGUFFile } from "../formats/gguf/reader.ts";
 import type { ByteSource } from "../formats/source.ts";
-import { selectKernels } from "../kernels/select.ts";
+import type { CreatedKernels } from "../kernels/create.ts";
+import { chooseKernels } from "../kernels/select.ts";
 import type { ActQuantMode, Kernels } from "../kernels/types.ts";
 import { tokenizerFromGGUF } from "../tokenizer/index.ts";
 import type { Tokenizer } from "../tokenizer/types.ts";
 import { chat, generate, type ChatOptions, type FinishReason, type GenerateOptions, type GeneratedToken } from "../generate/generate.ts";
 import type { ChatMessage } from "../generate/chat-template.ts";
 import { configFromMetadata, type ModelConfig } from "./config.ts";
-import { ContextOverflowError } from "../errors.ts";
+import { ContextOverflowError, DisposedError, InvalidArgumentError, InvalidFileError, MemoryLimitError } from "../errors.ts";
 import { ForwardPass, RunState } from "./forward.ts";
 import type { KVCacheType } from "./kv-cache.ts";
 import { loadedWeightBytes, loadWeights, type HeadType, type ModelWeights } from "./weights.ts";
@@ -40,7 +40,11 @@ export interface ModelOptions {
    * and bytes read per token, for a small loss of accuracy.
    */
   headType?: HeadType;
-  /** Kernel backend. Default: the fastest this runtime supports (WebAssembly relaxed SIMD → SIMD128 → the TypeScript reference). */
+  /**
+   * Kernel backend, owned by the caller (who closes it after disposing the model). Default: the model
+   * creates the fastest this runtime supports (WebAssembly relaxed SIMD → SIMD128 → the TypeScript
+   * reference) and closes it on dispose.
+   */
   kernels?: Kernels;
   onProgress?: (event: LoadProgressEvent) => void;
 }
@@ -52,8 +56,10 @@ export class BitNetModel {
   /** Tokens whose keys and values are in the cache, in order. */
   private cached: number[] = [];
   private disposed = false;
-  /** Whether load() created the kernels (and so must close them); a caller's kernels stay the caller's. */
-  private ownsKernels = false;
+  /** Whether the model created the kernels (and so must close them); a caller's kernels stay the caller's. */
+  private readonly ownsKernels: boolean;
+  /** Why the kernels are slower than the fastest this runtime could have (or use fewer threads than asked), if they are. */
+  readonly fallbackReason: string | null;
 
   readonly file: GGUFFile;
   readonly fileName: string;
@@ -61,34 +67,56 @@ export class BitNetModel {
   readonly weights: ModelWeights;
   readonly tokenizer: Tokenizer;
 
-  private constructor(file: GGUFFile, fileName: string, config: ModelConfig, weights: ModelWeights, tokenizer: Tokenizer, opts: ModelOptions) {
+  private constructor(file: GGUFFile, fileName: string, config: ModelConfig, weights: ModelWeights, tokenizer: Tokenizer, opts: ModelOptions, kernels: Kernels, owned: CreatedKernels | undefined) {
     this.file = file;
+    this.ownsKernels = owned !== undefined;
+    this.fallbackReason = owned?.fallbackReason ?? null;
     this.fileName = fileName;
     this.config = config;
     this.weights = weights;
     this.tokenizer = tokenizer;
     const ctx = opts.contextLength ?? Math.min(config.contextLength, 4096);
-    if (!Number.isInteger(ctx) || ctx < 1) throw new Error(`contextLength must be a positive integer, got ${opts.contextLength}`);
+    if (!Number.isInteger(ctx) || ctx < 1) throw new InvalidArgumentError(`contextLength must be a positive integer, got ${opts.contextLength}`);
     this.contextLength = ctx;
     this.batchSize = Math.min(opts.batchSize ?? 256, ctx);
-    if (!Number.isInteger(this.batchSize) || this.batchSize < 1) throw new Error(`batchSize must be a positive integer, got ${opts.batchSize}`);
-    const state = new RunState(config, { contextLength: ctx, maxBatch: this.batchSize, kvCacheType: opts.kvCacheType ?? "f32", actQuant: opts.actQuant ?? "token" }, opts.kernels);
-    this.pass = new ForwardPass(config, weights, opts.kernels as Kernels, state, opts.actQuant ?? "token");
+    if (!Number.isInteger(this.batchSize) || this.batchSize < 1) throw new InvalidArgumentError(`batchSize must be a positive integer, got ${opts.batchSize}`);
+    const state = new RunState(config, { contextLength: ctx, maxBatch: this.batchSize, kvCacheType: opts.kvCacheType ?? "f32", actQuant: opts.actQuant ?? "token" }, kernels);
+    this.pass = new ForwardPass(config, weights, kernels, state, opts.actQuant ?? "token");
   }
 
-  static async load(source: ByteSource, opts: ModelOptions = {}): Promise<BitNetModel> {
-    const name = source.name;
+  /** Reads a GGUF file from `source` and loads it (see fromFile). The source is closed on failure or dispose. */
+  static async load(source: ByteSource, opts: ModelOptions = {}, created?: CreatedKernels): Promise<BitNetModel> {
+    let file: GGUFFile;
     try {
-      opts.onProgress?.({ phase: "header", file: name });
-      const file = await readGGUF(source);
+      opts.onProgress?.({ phase: "header", file: source.name });
+      file = await readGGUF(source);
+    } catch (e) {
+      await source.close();
+      if (created) await created.kernels.close?.();
+      throw e;
+    }
+    return BitNetModel.fromFile(file, opts, created);
+  }
+
+  /**
+   * Loads a model from an opened GGUFFile (or anything that reads like one, e.g. a Hugging Face checkpoint
+   * presented in GGUF terms). Kernels: `opts.kernels` (the caller's), else `created` (handed over: the
+   * model closes them), else the fastest single-threaded ones this runtime has (the model's too). On
+   * failure the file's source and any kernels the model would have owned are closed.
+   */
+  static async fromFile(file: GGUFFile, opts: ModelOptions = {}, created?: CreatedKernels): Promise<BitNetModel> {
+    const name = file.source.name;
+    let owned = opts.kernels ? undefined : created;
+    try {
       const config = configFromMetadata(file.metadata, name);
       const tokenizer = tokenizerFromGGUF(file.metadata, name);
       if (tokenizer.vocabSize !== config.vocabSize) {
-        throw new Error(`${name}: the tokenizer has ${tokenizer.vocabSize} tokens but the model's vocab_size is ${config.vocabSize}`);
+        throw new InvalidFileError(`${name}: the tokenizer has ${tokenizer.vocabSize} tokens but the model's vocab_size is ${config.vocabSize}`);
       }
       const totalBytes = file.tensors.reduce((s, t) => s + t.byteSize, 0);
       const weightBytes = loadedWeightBytes(file, config, opts.headType);
-      const kernels = opts.kernels ?? (await selectKernels());
+      owned ??= opts.kernels ? undefined : await chooseKernels();
+      const kernels = opts.kernels ?? (owned as CreatedKernels).kernels;
       // Room for the run state too (RunState places it in the kernels' memory when it fits), without
       // which an ordinary wasm memory would have to grow after the weights and detach them.
       const ctx = opts.contextLength ?? Math.min(config.contextLength, 4096);
@@ -101,7 +129,7 @@ export class BitNetModel {
           kernels.reserve?.(weightBytes + 64 * 2 ** 20); // over wasm32's 4 GiB with it: the run state stays in ordinary arrays
         } catch (e) {
           const gib = (weightBytes / 2 ** 30).toFixed(2);
-          throw new Error(
+          throw new MemoryLimitError(
             `${name}: ${gib} GiB of weights do not fit in WebAssembly's 4 GiB (wasm32) with the ${kernels.name} kernels` +
               `${opts.headType === "q8_0" ? "" : '; headType "q8_0" (--head-type q8_0) halves an F16 head'}; the reference kernels (kernels: refKernels) have no such limit but are slow ` +
               `(${(e as Error).message})`,
@@ -110,12 +138,11 @@ export class BitNetModel {
       }
       const weights = await loadWeights(file, config, name, (p) => opts.onProgress?.({ file: name, ...p }), kernels.allocWeights?.bind(kernels), opts.headType);
       opts.onProgress?.({ phase: "ready", file: name, totalBytes });
-      const model = new BitNetModel(file, name, config, weights, tokenizer, { ...opts, kernels });
-      model.ownsKernels = opts.kernels === undefined;
-      return model;
+      return new BitNetModel(file, name, config, weights, tokenizer, opts, kernels, owned);
     } catch (e) {
-      // A model that failed to load must not keep its file open.
-      await source.close();
+      // A model that failed to load must not keep its file open, nor threads it started.
+      await file.source.close();
+      await owned?.kernels.close?.();
       throw e;
     }
   }
@@ -124,14 +151,14 @@ export class BitNetModel {
     return this.file.metadata;
   }
 
-  /** Makes dispose() close the kernels: for loaders that created them on the caller's behalf. */
-  adoptKernels(): void {
-    this.ownsKernels = true;
+  /** The kernel backend in use ("wasm-relaxed-simd", "wasm-simd128", "ref", …). */
+  get backend(): string {
+    return this.pass.kernels.name;
   }
 
-  /** The kernel backend in use ("wasm-relaxed-simd", "wasm-simd128", "ref", …). */
-  get kernels(): string {
-    return this.pass.kernels.name;
+  /** Threads each matmul runs on, the calling thread included. */
+  get threads(): number {
+    return this.pass.kernels.threads;
   }
 
   /** Bytes held by the KV cache. */
@@ -140,13 +167,13 @@ export class BitNetModel {
   }
 
   private check(): void {
-    if (this.disposed) throw new Error(`${this.fileName}: the model was disposed`);
+    if (this.disposed) throw new DisposedError(`${this.fileName}: the model was disposed`);
   }
 
   private checkIds(ids: readonly number[]): void {
     for (const id of ids) {
       if (!Number.isInteger(id) || id < 0 || id >= this.config.vocabSize) {
-        throw new Error(`${this.fileName}: token id ${id} is outside the vocabulary [0, ${this.config.vocabSize})`);
+        throw new InvalidArgumentError(`${this.fileName}: token id ${id} is outside the vocabulary [0, ${this.config.vocabSize})`);
       }
     }
   }
@@ -157,7 +184,7 @@ export class BitNetModel {
    */
   evaluate(ids: readonly number[]): Float32Array {
     this.check();
-    if (ids.length === 0) throw new Error("evaluate: no tokens given");
+    if (ids.length === 0) throw new InvalidArgumentError("evaluate: no tokens given");
     if (ids.length > this.contextLength) {
       throw new ContextOverflowError(`${ids.length} tokens do not fit the context of ${this.contextLength}`);
     }

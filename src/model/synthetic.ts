@@ -11,7 +11,8 @@ import type { GGUFMetadataEntry, GGUFTensorSpec, GGUFWriteHeader } from "../form
 import { GGUFValueType } from "../formats/gguf/value-types.ts";
 import { Rng } from "../generate/rng.ts";
 import { codecFor } from "../quant/codecs/index.ts";
-import { ACTIVATION_KEY, type FfnActivation } from "./config.ts";
+import type { GateActivation } from "../kernels/types.ts";
+import { ACTIVATION_KEY } from "./config.ts";
 
 export type SyntheticLinearType = "tq2_0" | "tq1_0" | "i2_s" | "f16" | "f32";
 
@@ -27,7 +28,7 @@ export interface SyntheticSpec {
   contextLength?: number;
   ropeTheta?: number;
   /** Written as `<arch>.feed_forward_activation` when given. */
-  activation?: FfnActivation;
+  activation?: GateActivation;
   linearType: SyntheticLinearType;
   embeddingType: "f32" | "f16";
   /** Give every linear matrix a `.scale` companion (llama.cpp's optional per-tensor multiplier). */

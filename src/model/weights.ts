@@ -7,6 +7,7 @@
  *
  * Shape legend: D = dim, F = ffnDim, KV = nKvHeads·headDim, V = vocab. Matrices are [N, K] = [out, in].
  */
+import { InvalidArgumentError, InvalidFileError, UnsupportedModelError } from "../errors.ts";
 import type { GGUFFile, GGUFTensorInfo } from "../formats/gguf/reader.ts";
 import { elementCount, GGMLType, typeName } from "../formats/gguf/types.ts";
 import { codecFor } from "../quant/codecs/index.ts";
@@ -75,7 +76,7 @@ function ternaryMatrix(name: string, format: TernaryFormat, rows: number, cols: 
   if (format === "i2_s") {
     const n = rows * cols;
     const scale = new DataView(data.buffer, data.byteOffset + n / 4, 4).getFloat32(0, true);
-    if (!Number.isFinite(scale)) throw new Error(`${name}: i2_s scale is ${scale}`);
+    if (!Number.isFinite(scale)) throw new InvalidFileError(`${name}: i2_s scale is ${scale}`);
     return { kind: "ternary", format, name, rows, cols, data, blockScales: Float32Array.of(scale), uniformScale: scale, outScale: 1 };
   }
   const blockBytes = TQ_BLOCK_BYTES[format];
@@ -86,7 +87,7 @@ function ternaryMatrix(name: string, format: TernaryFormat, rows: number, cols: 
   let isUniform = true;
   for (let b = 0; b < nBlocks; b++) {
     const d = f16ToF32(view.getUint16(b * blockBytes + blockBytes - 2, true));
-    if (!Number.isFinite(d)) throw new Error(`${name}: block ${b} has scale ${d}`);
+    if (!Number.isFinite(d)) throw new InvalidFileError(`${name}: block ${b} has scale ${d}`);
     blockScales[b] = d;
     if (!isUniform) continue;
     // A block whose codes are all zero contributes nothing whatever its scale, so it cannot break uniformity.
@@ -126,14 +127,14 @@ export class WeightLoader {
 
   private need(name: string): GGUFTensorInfo {
     const t = this.file.tensor(name);
-    if (!t) throw new Error(`${this.fileName}: tensor '${name}' is missing`);
+    if (!t) throw new InvalidFileError(`${this.fileName}: tensor '${name}' is missing`);
     return t;
   }
 
   private checkShape(t: GGUFTensorInfo, expected: number[]): void {
     const got = t.shape.length === 1 && expected.length === 2 ? [...t.shape, 1] : t.shape;
     if (got.length !== expected.length || got.some((d, i) => d !== expected[i])) {
-      throw new Error(`${this.fileName}: tensor '${t.name}' has shape [${t.shape.join(", ")}], expected [${expected.join(", ")}] (GGUF order, ne[0] first)`);
+      throw new InvalidFileError(`${this.fileName}: tensor '${t.name}' has shape [${t.shape.join(", ")}], expected [${expected.join(", ")}] (GGUF order, ne[0] first)`);
     }
   }
 
@@ -154,7 +155,7 @@ export class WeightLoader {
   async vector(name: string, n: number): Promise<Float32Array> {
     const t = this.need(name);
     this.checkShape(t, [n]);
-    if (!NORM_TYPES.includes(t.type)) throw new Error(`${this.fileName}: tensor '${name}' has type ${typeName(t.type)}; norms must be f32, f16 or bf16`);
+    if (!NORM_TYPES.includes(t.type)) throw new InvalidFileError(`${this.fileName}: tensor '${name}' has type ${typeName(t.type)}; norms must be f32, f16 or bf16`);
     return codecFor(t.type, name).dequantize(await this.bytes(t), t.shape, name);
   }
 
@@ -173,7 +174,7 @@ export class WeightLoader {
     let m: WeightMatrix;
     if (ternary) m = ternaryMatrix(name, ternary, rows, cols, data);
     else if (float) m = floatMatrix(name, float, rows, cols, data);
-    else throw new Error(`${this.fileName}: tensor '${name}' has type ${typeName(t.type)}, which bitnet-ts cannot run (supported: tq2_0, tq1_0, i2_s, f32, f16, bf16, q8_0)`);
+    else throw new UnsupportedModelError(`${this.fileName}: tensor '${name}' has type ${typeName(t.type)}, which bitnet-ts cannot run (supported: tq2_0, tq1_0, i2_s, f32, f16, bf16, q8_0)`);
     await this.applyScale(base, m);
     return m;
   }
@@ -185,7 +186,7 @@ export class WeightLoader {
 
   async floatMatrix(base: string, rows: number, cols: number): Promise<FloatMatrix> {
     const m = await this.matrix(base, rows, cols);
-    if (m.kind !== "float") throw new Error(`${this.fileName}: tensor '${base}.weight' must be f32, f16, bf16 or q8_0 to serve as an embedding, got ${m.format}`);
+    if (m.kind !== "float") throw new InvalidFileError(`${this.fileName}: tensor '${base}.weight' must be f32, f16, bf16 or q8_0 to serve as an embedding, got ${m.format}`);
     return m;
   }
 
@@ -197,8 +198,8 @@ export class WeightLoader {
     const name = `${base}.weight`;
     const t = this.need(name);
     this.checkShape(t, [cols, rows]);
-    if (!NORM_TYPES.includes(t.type)) throw new Error(`${this.fileName}: tensor '${name}' has type ${typeName(t.type)}; only an f32, f16 or bf16 head can be quantized to q8_0`);
-    if (cols % Q8_0_BLOCK !== 0) throw new Error(`${this.fileName}: tensor '${name}' has rows of ${cols} values; q8_0 needs a multiple of ${Q8_0_BLOCK}`);
+    if (!NORM_TYPES.includes(t.type)) throw new InvalidFileError(`${this.fileName}: tensor '${name}' has type ${typeName(t.type)}; only an f32, f16 or bf16 head can be quantized to q8_0`);
+    if (cols % Q8_0_BLOCK !== 0) throw new InvalidFileError(`${this.fileName}: tensor '${name}' has rows of ${cols} values; q8_0 needs a multiple of ${Q8_0_BLOCK}`);
     const rowBytes = t.byteSize / rows;
     const rowQ8 = q8_0Bytes(1, cols);
     const data = this.alloc ? this.alloc(rows * rowQ8, 64) : new Uint8Array(rows * rowQ8);
@@ -253,7 +254,7 @@ export async function loadWeights(
   alloc?: (bytes: number, align: number) => Uint8Array,
   headType: HeadType = "keep",
 ): Promise<ModelWeights> {
-  if (!HEAD_TYPES.includes(headType)) throw new Error(`headType must be one of ${HEAD_TYPES.join(", ")}, got '${String(headType)}'`);
+  if (!HEAD_TYPES.includes(headType)) throw new InvalidArgumentError(`headType must be one of ${HEAD_TYPES.join(", ")}, got '${String(headType)}'`);
   const w = new WeightLoader(file, fileName, onProgress, alloc);
   const D = cfg.dim;
   const F = cfg.ffnDim;

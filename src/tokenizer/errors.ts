@@ -1,5 +1,6 @@
 // The one error shape of the tokenizer package: "<file>: <key> <problem>", on one line.
+import { InvalidFileError } from "../errors.ts";
 
 export function fail(what: string, key: string, problem: string): never {
-  throw new Error(`${what}: ${key} ${problem}`);
+  throw new InvalidFileError(`${what}: ${key} ${problem}`);
 }

@@ -7,8 +7,7 @@
  * (see schedule.ts, adamw.ts) or about files (the GGUF writer maps these fields onto its metadata).
  */
 
-/** The gate activation of the MLP: SiLU (paper, 1bitLLM) or ReLU² = relu(x)² (2B4T). */
-export type Activation = "silu" | "relu2";
+import type { GateActivation } from "../kernels/types.ts";
 
 /** "ternary": every BitLinear fake-quantizes (W absmean ternary, x absmax int8); "fp": plain linear layers. */
 export type WeightMode = "ternary" | "fp";
@@ -33,7 +32,7 @@ export interface TrainConfig {
   /** RMSNorm epsilon, added to mean(x²) before the square root (SPEC §1: 1e-5). */
   normEps: number;
   /** MLP gate activation. */
-  activation: Activation;
+  activation: GateActivation;
   /** Whether the linear layers are BitLinear (ternary) or full precision (the FP baseline). */
   weights: WeightMode;
   /** The output head is the token embedding (logits = h · token_embdᵀ). Always true for now. */

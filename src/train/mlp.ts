@@ -4,10 +4,10 @@
  * Everything is float32 storage with float64 arithmetic; ReLU² never sees fp16 (SPEC §1 pitfall).
  */
 
-import type { Activation } from "./config.ts";
+import type { GateActivation } from "../kernels/types.ts";
 
 /** out[i] = act(gate[i]) · up[i] for i < n. */
-export function gatedActForward(out: Float32Array, gate: Float32Array, up: Float32Array, n: number, act: Activation): void {
+export function gatedActForward(out: Float32Array, gate: Float32Array, up: Float32Array, n: number, act: GateActivation): void {
   if (act === "silu") {
     for (let i = 0; i < n; i++) {
       const g = gate[i];
@@ -25,7 +25,7 @@ export function gatedActForward(out: Float32Array, gate: Float32Array, up: Float
  * Accumulates dgate += dout · up · act'(gate), dup += dout · act(gate), with
  * SiLU' = σ(g)·(1 + g·(1 − σ(g))) and (ReLU²)' = 2·max(g, 0).
  */
-export function gatedActBackward(dgate: Float32Array, dup: Float32Array, dout: Float32Array, gate: Float32Array, up: Float32Array, n: number, act: Activation): void {
+export function gatedActBackward(dgate: Float32Array, dup: Float32Array, dout: Float32Array, gate: Float32Array, up: Float32Array, n: number, act: GateActivation): void {
   if (act === "silu") {
     for (let i = 0; i < n; i++) {
       const g = gate[i];

@@ -31,7 +31,7 @@
  * every size (e.g. the paper's, --bitnet-lr 1.5e-3 --fp-lr 2.5e-4).
  */
 
-import type { Activation } from "./config.ts";
+import type { GateActivation } from "../kernels/types.ts";
 import { countParams } from "./params.ts";
 import { modelConfigOf, resolveRunConfig, runPresets, type RunConfig } from "./run-config.ts";
 
@@ -72,7 +72,7 @@ export const REPRO_SIZES: readonly ReproSize[] = [
 /** Everything shared by every run of a reproduction. */
 export interface ReproSettings {
   /** The MLP gate activation(s): each one is a full set of runs. */
-  activations: Activation[];
+  activations: GateActivation[];
   vocabSize: number;
   seqLen: number;
   batchSize: number;
@@ -111,7 +111,7 @@ export function reproSize(name: string): ReproSize {
 }
 
 /** The run directory's name: "<size>-<activation>-<side>". */
-export function reproRunName(size: ReproSize, side: ReproSide, activation: Activation): string {
+export function reproRunName(size: ReproSize, side: ReproSide, activation: GateActivation): string {
   return `${size.name}-${activation}-${side}`;
 }
 
@@ -120,7 +120,7 @@ export function reproRunName(size: ReproSize, side: ReproSide, activation: Activ
  * The run config of one side at one size. Both sides share the shape, data, tokens, seed, warm-up and
  * evaluation; they differ in `weights` and the optimizer recipe (see the file comment).
  */
-export function reproRunConfig(size: ReproSize, side: ReproSide, activation: Activation, s: ReproSettings): RunConfig {
+export function reproRunConfig(size: ReproSize, side: ReproSide, activation: GateActivation, s: ReproSettings): RunConfig {
   const tokensPerStep = s.batchSize * s.seqLen;
   const steps = s.steps ?? Math.round((s.tokens ?? size.tokens) / tokensPerStep);
   if (!(steps >= 8)) throw new Error(`reproduction size ${size.name}: ${steps} steps are too few (at least 8, so the loss around the stage switch can be measured)`);
@@ -182,7 +182,7 @@ export interface StageSwitchDrop {
 export interface ReproRunResult {
   run: string;
   size: string;
-  activation: Activation;
+  activation: GateActivation;
   weights: RunConfig["weights"];
   params: number;
   steps: number;
@@ -213,7 +213,7 @@ export interface ReproRunResult {
 /** One size: both sides and their ratios. */
 export interface ReproSizeResult {
   size: string;
-  activation: Activation;
+  activation: GateActivation;
   params: number;
   tokens: number;
   bitnet: ReproRunResult;

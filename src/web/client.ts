@@ -6,6 +6,7 @@
  * a page that is not cross-origin isolated gets 1 thread and a `fallbackReason` saying which headers
  * to send. Not here: the engine itself (engine-worker.ts), the message types (protocol.ts).
  */
+import { reviveError } from "../errors.ts";
 import type { ChatMessage } from "../generate/chat-template.ts";
 import type { GeneratedToken } from "../generate/generate.ts";
 import { ENGINE_WORKER_SOURCE } from "./generated/engine-worker.ts";
@@ -201,7 +202,7 @@ export class BitNetWorker {
     else {
       this.pending.delete(reply.id);
       if (reply.type === "result") p.resolve(reply.value);
-      else p.reject(Object.assign(new Error(reply.message), { name: reply.name }));
+      else p.reject(reviveError(reply));
     }
   }
 

@@ -9,10 +9,10 @@
  */
 import { blobSource, bufferSource, loadModelFrom, type BitNetModel } from "../core.ts";
 import type { FinishReason } from "../generate/generate.ts";
-import { kernelsInfo, selectKernels } from "../kernels/select.ts";
+import { createKernels, type CreatedKernels } from "../kernels/create.ts";
 import type { Kernels } from "../kernels/types.ts";
-import { WasmKernels } from "../kernels/wasm/kernels.ts";
-import { ThreadedWasmKernels, withThreads } from "../kernels/wasm/threaded.ts";
+import { ThreadedWasmKernels } from "../kernels/wasm/threaded.ts";
+import { serializeError } from "../errors.ts";
 import { spawnWebWorkerHelper } from "./helper-workers.ts";
 import type { BitNetModelInfo, EngineHello, EngineReply, EngineRequest, EngineStats, FinishInfo, ModelSource, WebLoadProgressEvent } from "./protocol.ts";
 
@@ -42,10 +42,7 @@ scope.onmessage = (e) => {
   queue = queue.then(() =>
     handle(req).then(
       (value) => post({ type: "result", id: req.id, value }),
-      (err: unknown) => {
-        const error = err instanceof Error ? err : new Error(String(err));
-        post({ type: "error", id: req.id, name: error.name, message: error.message });
-      },
+      (err: unknown) => post({ type: "error", id: req.id, ...serializeError(err) }),
     ),
   );
 };
@@ -64,7 +61,7 @@ async function handle(req: Exclude<EngineRequest, { type: "abort" }>): Promise<u
       return loaded().tokenize(req.text, { addBos: req.addBos, special: req.special });
     case "stats":
       return {
-        threads: kernels instanceof WasmKernels ? kernels.lanes : 1,
+        threads: kernels?.threads ?? 1,
         splitJobs: kernels instanceof ThreadedWasmKernels ? kernels.pool.splitJobs : 0,
       } satisfies EngineStats;
     case "dispose":
@@ -78,33 +75,36 @@ function loaded(): BitNetModel {
   return model;
 }
 
+/** Disposes the model, then closes the kernels: the engine created them, so they are its to close. */
 async function unload(): Promise<void> {
   const old = model;
+  const oldKernels = kernels;
   model = null;
   kernels = null;
   await old?.dispose();
+  await oldKernels?.close?.();
 }
 
 async function load(req: Extract<EngineRequest, { type: "load" }>): Promise<BitNetModelInfo> {
   await unload();
   const onProgress = (event: WebLoadProgressEvent): void => post({ type: "progress", id: req.id, event });
   const input = await openSource(req.source, req.name, onProgress);
-  const chosen = await chooseKernels(req.threads, req.minParallelWork, req.fallbackReason);
+  const chosen = await chooseKernels(req.threads, req.minParallelWork);
   try {
     model = await loadModelFrom(input, { ...req.options, kernels: chosen.kernels, onProgress });
   } catch (e) {
     await chosen.kernels.close?.();
     throw e;
   }
-  model.adoptKernels();
   kernels = chosen.kernels;
+  const reasons = [req.fallbackReason, chosen.fallbackReason].filter((r) => r !== null);
   return {
     fileName: model.fileName,
     config: model.config,
     contextLength: model.contextLength,
-    kernels: model.kernels,
-    threads: chosen.kernels instanceof WasmKernels ? chosen.kernels.lanes : 1,
-    fallbackReason: chosen.reason,
+    kernels: model.backend,
+    threads: chosen.kernels.threads,
+    fallbackReason: reasons.length > 0 ? reasons.join("; ") : null,
   };
 }
 
@@ -137,28 +137,17 @@ async function openSource(source: ModelSource, name: string | undefined, onProgr
 }
 
 /**
- * The fastest kernels with up to `threads` threads, and why fewer are used, if they are. A pool that
- * fails to start or to compute right costs speed, not the page: the engine then runs on one thread.
+ * The fastest kernels with up to `threads` threads. A pool that fails to start or to compute right costs
+ * speed, not the page: the engine then runs on one thread, and says why.
  */
-async function chooseKernels(threads: number, minParallelWork: number | undefined, pageReason: string | null): Promise<{ kernels: Kernels; reason: string | null }> {
-  const chosen = await selectKernels();
-  const slower = kernelsInfo().fallbackReason;
-  let reason = pageReason;
-  if (threads > 1) {
-    if (scope.crossOriginIsolated !== true) {
-      reason = "the engine's worker is not cross-origin isolated, so it has no shared memory: running on 1 thread";
-    } else if (!(chosen instanceof WasmKernels) || !chosen.arena.shared) {
-      reason = `the ${chosen.name} kernels run on 1 thread${slower ? ` (${slower})` : ""}`;
-    } else {
-      try {
-        const threaded = await withThreads(chosen, threads, spawnWebWorkerHelper, { minParallelWork });
-        return { kernels: threaded, reason: slower };
-      } catch (e) {
-        reason = `${threads} threads could not be used (${(e as Error).message}): running on 1 thread`;
-      }
-    }
+function chooseKernels(threads: number, minParallelWork: number | undefined): Promise<CreatedKernels> {
+  if (threads > 1 && scope.crossOriginIsolated !== true) {
+    return createKernels().then((c) => ({
+      ...c,
+      fallbackReason: ["the engine's worker is not cross-origin isolated, so it has no shared memory: running on 1 thread", c.fallbackReason].filter((r) => r !== null).join("; "),
+    }));
   }
-  return { kernels: chosen, reason: reason && slower ? `${reason}; ${slower}` : (reason ?? slower) };
+  return createKernels({ threads, spawn: spawnWebWorkerHelper, minParallelWork });
 }
 
 /** Runs one generation, posting each token as it comes; resolves to how it ended. */

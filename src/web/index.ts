@@ -8,3 +8,15 @@ export type { BitNetModelInfo, EngineStats, FinishInfo, WebLoadProgressEvent } f
 export type { ChatMessage } from "../generate/chat-template.ts";
 export type { GeneratedToken } from "../generate/generate.ts";
 export type { ModelConfig } from "../model/config.ts";
+export {
+  BitNetError,
+  ChatTemplateError,
+  ConcurrencyError,
+  ContextOverflowError,
+  DisposedError,
+  InvalidArgumentError,
+  InvalidFileError,
+  MemoryLimitError,
+  TruncatedFileError,
+  UnsupportedModelError,
+} from "../errors.ts";

@@ -1,5 +1,5 @@
 /**
- * `bitnet convert` through the real CLI (bin/bitnet.js in a child process): the acceptance round trip
+ * `bitnet convert` through the real CLI (src/cli/main.ts in a child process): the acceptance round trip
  * TQ2_0 → TQ1_0 → I2_S → TQ2_0 gives back the fixture written by gguf-py byte for byte; I2_S → TQ2_0
  * warns about the fp16 scale; and bad input fails with one line on stderr, exit code 1, no stack trace
  * and no output file. The conversion rules themselves are tested in test/convert/.

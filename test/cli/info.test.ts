@@ -1,5 +1,5 @@
 /**
- * `bitnet info` through the real CLI (bin/bitnet.js in a child process). `--json` on every fixture is held
+ * `bitnet info` through the real CLI (src/cli/main.ts in a child process). `--json` on every fixture is held
  * to the independent @huggingface/gguf reader (architecture, metadata, tensor names, shapes, types) and to
  * byte sizes and bits per weight computed from the format definitions (SPEC §3); the text output is
  * checked for its sections; bad files give one line on stderr, exit code 1 and no stack trace.

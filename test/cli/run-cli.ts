@@ -1,6 +1,6 @@
 /**
- * Runs the real `bitnet` command (bin/bitnet.js on the pinned Node, from the repository root) and
- * captures its output. Asynchronous, so tests can run several commands at once.
+ * Runs the `bitnet` command from its sources (src/cli/main.ts through tsx, on the pinned Node, from the
+ * repository root: what bin/bitnet.js runs once built, without needing a fresh build) and captures its output. Asynchronous, so tests can run several commands at once.
  */
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
@@ -16,7 +16,7 @@ export interface CliRun {
 
 export function runCli(args: readonly string[], input?: string): Promise<CliRun> {
   return new Promise((resolve) => {
-    const child = execFile(process.execPath, [`${repoRoot}bin/bitnet.js`, ...args], { cwd: repoRoot, maxBuffer: 64 * 1024 * 1024, timeout: 120_000 }, (err, stdout, stderr) => {
+    const child = execFile(process.execPath, ["--import", "tsx", `${repoRoot}src/cli/main.ts`, ...args], { cwd: repoRoot, maxBuffer: 64 * 1024 * 1024, timeout: 120_000 }, (err, stdout, stderr) => {
       const code = err ? (typeof err.code === "number" ? err.code : -1) : 0;
       resolve({ code, stdout, stderr });
     });

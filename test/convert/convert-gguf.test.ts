@@ -247,7 +247,7 @@ describe("float sources", () => {
   it("a shape the target cannot hold is refused before anything is written, naming the tensor", async () => {
     const model = await writeModel(bitnetMeta, [{ name: "blk.3.ffn_gate.weight", shape: [128, 3], type: GGMLType.F32, data: new Uint8Array(128 * 3 * 4) }]);
     const sink = recordingSink();
-    await assert.rejects(convertGGUF(await parse(model, "odd.gguf"), sink, { type: "tq2_0" }), /^Error: odd\.gguf: tensor 'blk\.3\.ffn_gate\.weight'.*tq2_0 needs a row length \(ne\[0\]\) divisible by 256, got 128/);
+    await assert.rejects(convertGGUF(await parse(model, "odd.gguf"), sink, { type: "tq2_0" }), /^UnsupportedModelError: odd\.gguf: tensor 'blk\.3\.ffn_gate\.weight'.*tq2_0 needs a row length \(ne\[0\]\) divisible by 256, got 128/);
     assert.equal(sink.written, 0);
     assert.equal(sink.state, "aborted");
     // 384 elements are three whole I2_S blocks.

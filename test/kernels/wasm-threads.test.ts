@@ -64,16 +64,34 @@ test("two threads compute float matmuls exactly like one thread", async () => {
   }
 });
 
-test("selectNodeKernels adds threads to the wasm choice, and leaves the reference alone", async () => {
-  const { selectNodeKernels } = await import("../../src/node/wasm-select.ts");
+test("createNodeKernels adds threads to the wasm choice, and leaves the reference alone", async () => {
+  const { createNodeKernels } = await import("../../src/node/kernels.ts");
   const { ThreadedWasmKernels } = await import("../../src/node/wasm-threads.ts");
   const { refKernels } = await import("../../src/kernels/ref.ts");
-  const two = await selectNodeKernels({ threads: 2 });
-  assert.ok(two instanceof ThreadedWasmKernels);
-  assert.equal(two.name, "wasm-relaxed-simd");
-  assert.equal(two.lanes, 2);
-  await two.close();
-  const one = await selectNodeKernels({ threads: 1 });
-  assert.ok(!(one instanceof ThreadedWasmKernels));
-  assert.equal(await selectNodeKernels({ prefer: "ref", threads: 4 }), refKernels);
+  const two = await createNodeKernels({ threads: 2 });
+  assert.ok(two.kernels instanceof ThreadedWasmKernels);
+  assert.equal(two.kernels.name, "wasm-relaxed-simd");
+  assert.equal(two.kernels.threads, 2);
+  assert.equal(two.fallbackReason, null);
+  await two.kernels.close?.();
+  const one = await createNodeKernels({ threads: 1 });
+  assert.ok(!(one.kernels instanceof ThreadedWasmKernels));
+  assert.equal(one.kernels.threads, 1);
+  const ref = await createNodeKernels({ backend: "ref", threads: 4 });
+  assert.equal(ref.kernels, refKernels);
+  assert.match(ref.fallbackReason ?? "", /the ref kernels run on 1 thread/);
+});
+
+test("createKernels without a way to start threads runs on one, and says why", async () => {
+  const { createKernels } = await import("../../src/kernels/create.ts");
+  const c = await createKernels({ threads: 3 });
+  assert.equal(c.kernels.threads, 1);
+  assert.match(c.fallbackReason ?? "", /no way to start threads/);
+});
+
+test("BITNET_KERNELS picks the backend, and a bad value is an error naming the variable", async () => {
+  const { backendFromEnv } = await import("../../src/node/kernels.ts");
+  assert.equal(backendFromEnv({ BITNET_KERNELS: "ref" }), "ref");
+  assert.equal(backendFromEnv({}), undefined);
+  assert.throws(() => backendFromEnv({ BITNET_KERNELS: "gpu" }), /BITNET_KERNELS must be one of wasm, ref, got "gpu"/);
 });

@@ -19,7 +19,7 @@ import assert from "node:assert/strict";
 import { memorySink } from "../../src/formats/sink.ts";
 import { loadModel } from "../../src/index.ts";
 import { createActivations } from "../../src/train/acts.ts";
-import type { Activation } from "../../src/train/config.ts";
+import type { GateActivation } from "../../src/kernels/types.ts";
 import { exportGGUF, type ExportType } from "../../src/train/export-gguf.ts";
 import { forward, greedyTokens } from "../../src/train/model.ts";
 import type { ParamSet } from "../../src/train/params.ts";
@@ -40,7 +40,7 @@ function trainingStepLogits(p: ParamSet, seq: Int32Array, p0: number): Float32Ar
 }
 
 /** `seed` and `promptText` are picked so the greedy margins are clear of FP16_GAMMA_TOL (30 steps leave a weak model). */
-export function defineEngineParityTests(activation: Activation, seed: number, promptText: string): void {
+export function defineEngineParityTests(activation: GateActivation, seed: number, promptText: string): void {
   const vocab = trainTestBpe(CORPUS, 24);
   const ids = encodeReference(vocab, CORPUS.repeat(8));
   const config = testConfig(activation, VOCAB);

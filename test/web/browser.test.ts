@@ -205,6 +205,9 @@ describe("the browser engine in headless Chromium", { skip, timeout: 120_000 }, 
     assert.equal(r.isolated, false);
     assert.equal(r.threads, 1);
     assert.equal(r.planned.threads, 1);
+    // One thread of WebAssembly SIMD over an ordinary memory, not the slow TypeScript reference.
+    assert.match(r.kernels, /^wasm-/);
+    assert.doesNotMatch(r.fallbackReason ?? "", /self-test|wrong results/);
     if (r.hardwareConcurrency > 1) assert.match(r.fallbackReason ?? "", /not cross-origin isolated.*Cross-Origin-Opener-Policy: same-origin.*Cross-Origin-Embedder-Policy: require-corp/);
     assert.deepEqual(r.ids, want);
   });

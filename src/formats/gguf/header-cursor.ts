@@ -6,6 +6,7 @@
  * Parsers check `has(n)` synchronously and `await fill(n, what)` only when it is false, which
  * keeps the per-value cost of big vocabularies low.
  */
+import { InvalidFileError, TruncatedFileError } from "../../errors.ts";
 import type { ByteSource } from "../source.ts";
 
 const CHUNK = 1 << 20;
@@ -46,10 +47,10 @@ export class HeaderCursor {
   async fill(n: number, what: string): Promise<void> {
     const name = this.source.name;
     if (this.pos + n > this.source.size) {
-      throw new Error(`${name}: truncated: ${what} needs ${n} bytes at offset ${this.pos}, but the file ends at ${this.source.size}`);
+      throw new TruncatedFileError(`${name}: truncated: ${what} needs ${n} bytes at offset ${this.pos}, but the file ends at ${this.source.size}`);
     }
     if (this.pos + n > this.limit) {
-      throw new Error(`${name}: header is larger than maxHeaderBytes (${this.limit}) at ${what} (offset ${this.pos})`);
+      throw new InvalidFileError(`${name}: header is larger than maxHeaderBytes (${this.limit}) at ${what} (offset ${this.pos})`);
     }
     const bufEnd = this.bufStart + this.buf.length;
     const keep = this.buf.subarray(this.pos - this.bufStart);

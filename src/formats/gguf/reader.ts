@@ -9,6 +9,7 @@
  * Shapes follow GGUF/ggml order: `shape[0]` is ne[0], the contiguous row length (the number of
  * columns). safetensors and PyTorch list the same matrix as [rows, columns], the reverse.
  */
+import { InvalidFileError, UnsupportedModelError } from "../../errors.ts";
 import type { ByteSource } from "../source.ts";
 import { tensorByteSize, typeInfo } from "./types.ts";
 import { HeaderCursor } from "./header-cursor.ts";
@@ -84,23 +85,23 @@ export async function readGGUF(source: ByteSource, options: ReadGGUFOptions = {}
   const magic = c.bytes(4);
   if (String.fromCharCode(...magic) !== GGUF_MAGIC) {
     const shown = [...magic].map((b) => (b >= 0x20 && b < 0x7f ? String.fromCharCode(b) : `\\x${b.toString(16).padStart(2, "0")}`)).join("");
-    throw new Error(`${file}: not a GGUF file (magic is "${shown}", expected "GGUF")`);
+    throw new InvalidFileError(`${file}: not a GGUF file (magic is "${shown}", expected "GGUF")`);
   }
   const version = c.u32();
   if (version !== 2 && version !== 3) {
     const swapped = ((version & 0xff) << 24) | ((version & 0xff00) << 8) | ((version >>> 8) & 0xff00) | (version >>> 24);
     const hint = swapped === 2 || swapped === 3 ? " (this looks like a big-endian GGUF, which bitnet-ts does not read)" : version === 1 ? " (GGUF v1 is obsolete: re-convert the model)" : "";
-    throw new Error(`${file}: unsupported GGUF version ${version >>> 0}${hint}; bitnet-ts reads versions 2 and 3`);
+    throw new InvalidFileError(`${file}: unsupported GGUF version ${version >>> 0}${hint}; bitnet-ts reads versions 2 and 3`);
   }
 
   await c.need(16, "tensor and metadata counts");
   const tensorCount = c.u64Approx();
   const kvCount = c.u64Approx();
   if (kvCount * MIN_KV_BYTES > c.remaining) {
-    throw new Error(`${file}: metadata count ${kvCount} is impossible: ${c.remaining} bytes left cannot hold that many key-value pairs`);
+    throw new InvalidFileError(`${file}: metadata count ${kvCount} is impossible: ${c.remaining} bytes left cannot hold that many key-value pairs`);
   }
   if (tensorCount * MIN_TENSOR_INFO_BYTES + kvCount * MIN_KV_BYTES > c.remaining) {
-    throw new Error(`${file}: tensor count ${tensorCount} is impossible: ${c.remaining} bytes left cannot hold that many tensor infos`);
+    throw new InvalidFileError(`${file}: tensor count ${tensorCount} is impossible: ${c.remaining} bytes left cannot hold that many tensor infos`);
   }
 
   const metadata: Record<string, GGUFValue> = {};
@@ -108,10 +109,10 @@ export async function readGGUF(source: ByteSource, options: ReadGGUFOptions = {}
   const metadataKeys: string[] = [];
   for (let i = 0; i < kvCount; i++) {
     const key = await readName(c, `metadata key #${i}`);
-    if (Object.hasOwn(metadata, key)) throw new Error(`${file}: metadata key '${key}' appears twice`);
+    if (Object.hasOwn(metadata, key)) throw new InvalidFileError(`${file}: metadata key '${key}' appears twice`);
     await c.need(4, `metadata key '${key}' value type`);
     const type = c.u32();
-    if (!isValueTypeId(type)) throw new Error(`${file}: metadata key '${key}': unknown value type ${type}`);
+    if (!isValueTypeId(type)) throw new InvalidFileError(`${file}: metadata key '${key}': unknown value type ${type}`);
     const { value, desc } = await readValue(c, type, `metadata key '${key}'`, 0);
     setOwn(metadata, key, value);
     setOwn(metadataTypes, key, desc);
@@ -124,7 +125,7 @@ export async function readGGUF(source: ByteSource, options: ReadGGUFOptions = {}
   const byName = new Map<string, GGUFTensorInfo>();
   for (let i = 0; i < tensorCount; i++) {
     const t = await readTensorInfo(c, i);
-    if (byName.has(t.name)) throw new Error(`${file}: tensor '${t.name}' appears twice in the tensor infos`);
+    if (byName.has(t.name)) throw new InvalidFileError(`${file}: tensor '${t.name}' appears twice in the tensor infos`);
     byName.set(t.name, t);
     tensors.push(t);
   }
@@ -135,7 +136,7 @@ export async function readGGUF(source: ByteSource, options: ReadGGUFOptions = {}
   const resolve = (t: GGUFTensorInfo | string): GGUFTensorInfo => {
     if (typeof t !== "string") return t;
     const found = byName.get(t);
-    if (!found) throw new Error(`${file}: no tensor named '${t}'`);
+    if (!found) throw new InvalidFileError(`${file}: no tensor named '${t}'`);
     return found;
   };
   return {
@@ -168,7 +169,7 @@ async function readLength(c: HeaderCursor, what: string): Promise<number> {
   await c.need(8, `${what} length`);
   const n = c.u64Approx();
   if (n > c.remaining) {
-    throw new Error(`${c.source.name}: ${what}: string length ${n} is larger than the ${c.remaining} bytes left in the file`);
+    throw new InvalidFileError(`${c.source.name}: ${what}: string length ${n} is larger than the ${c.remaining} bytes left in the file`);
   }
   return n;
 }
@@ -178,7 +179,7 @@ async function readName(c: HeaderCursor, what: string): Promise<string> {
   const n = await readLength(c, what);
   await c.need(n, what);
   const s = c.text(n, true);
-  if (s === undefined) throw new Error(`${c.source.name}: ${what} is not valid UTF-8 (at offset ${c.pos - n})`);
+  if (s === undefined) throw new InvalidFileError(`${c.source.name}: ${what} is not valid UTF-8 (at offset ${c.pos - n})`);
   return s;
 }
 
@@ -225,16 +226,16 @@ function readScalar(c: HeaderCursor, type: GGUFScalarTypeId): number | bigint | 
 
 async function readArray(c: HeaderCursor, what: string, depth: number): Promise<{ value: GGUFValue[]; desc: GGUFValueTypeDescriptor }> {
   const file = c.source.name;
-  if (depth >= MAX_ARRAY_DEPTH) throw new Error(`${file}: ${what}: arrays nested deeper than ${MAX_ARRAY_DEPTH} levels`);
+  if (depth >= MAX_ARRAY_DEPTH) throw new InvalidFileError(`${file}: ${what}: arrays nested deeper than ${MAX_ARRAY_DEPTH} levels`);
   await c.need(12, `${what} array header`);
   const sub = c.u32();
-  if (!isValueTypeId(sub)) throw new Error(`${file}: ${what}: unknown array element type ${sub}`);
+  if (!isValueTypeId(sub)) throw new InvalidFileError(`${file}: ${what}: unknown array element type ${sub}`);
   const count = c.u64Approx();
   if (count * minValueBytes(sub) > c.remaining) {
-    throw new Error(`${file}: ${what}: array length ${count} of ${valueTypeName(sub)} is larger than the ${c.remaining} bytes left could hold`);
+    throw new InvalidFileError(`${file}: ${what}: array length ${count} of ${valueTypeName(sub)} is larger than the ${c.remaining} bytes left could hold`);
   }
   if (c.pos + count * minValueBytes(sub) > c.limit) {
-    throw new Error(`${file}: ${what}: array length ${count} would take the header past maxHeaderBytes (${c.limit})`);
+    throw new InvalidFileError(`${file}: ${what}: array length ${count} would take the header past maxHeaderBytes (${c.limit})`);
   }
   const value: GGUFValue[] = [];
   if (sub === GGUFValueType.ARRAY) {
@@ -250,7 +251,7 @@ async function readArray(c: HeaderCursor, what: string, depth: number): Promise<
     for (let i = 0; i < count; i++) {
       if (!c.has(8)) await c.fill(8, `${what}[${i}] length`);
       const n = c.u64Approx();
-      if (n > c.remaining) throw new Error(`${file}: ${what}[${i}]: string length ${n} is larger than the ${c.remaining} bytes left in the file`);
+      if (n > c.remaining) throw new InvalidFileError(`${file}: ${what}[${i}]: string length ${n} is larger than the ${c.remaining} bytes left in the file`);
       if (!c.has(n)) await c.fill(n, `${what}[${i}]`);
       value.push(c.text(n, false) as string);
     }
@@ -267,7 +268,7 @@ function readAlignment(file: string, metadata: Record<string, GGUFValue>, types:
   const t = types["general.alignment"].type;
   const integer = t !== GGUFValueType.ARRAY && t !== GGUFValueType.STRING && t !== GGUFValueType.BOOL && t !== GGUFValueType.FLOAT32 && t !== GGUFValueType.FLOAT64;
   if (!integer || typeof v !== "number" || v <= 0 || v > 2 ** 30 || (v & (v - 1)) !== 0) {
-    throw new Error(`${file}: metadata key 'general.alignment' must be a non-zero power of two integer, got ${String(v)} (${valueTypeName(t)})`);
+    throw new InvalidFileError(`${file}: metadata key 'general.alignment' must be a non-zero power of two integer, got ${String(v)} (${valueTypeName(t)})`);
   }
   return v;
 }
@@ -278,22 +279,22 @@ async function readTensorInfo(c: HeaderCursor, index: number): Promise<GGUFTenso
   const what = `tensor '${name}'`;
   await c.need(4, `${what} n_dims`);
   const nDims = c.u32();
-  if (nDims > GGUF_MAX_DIMS) throw new Error(`${file}: ${what}: n_dims is ${nDims}, more than ${GGUF_MAX_DIMS}`);
+  if (nDims > GGUF_MAX_DIMS) throw new InvalidFileError(`${file}: ${what}: n_dims is ${nDims}, more than ${GGUF_MAX_DIMS}`);
   await c.need(8 * nDims + 12, `${what} dims, type and offset`);
   const shape: number[] = [];
   for (let j = 0; j < nDims; j++) {
     const d = c.u64();
-    if (d === 0n) throw new Error(`${file}: ${what}: dimension ${j} is 0`);
-    if (d > BigInt(Number.MAX_SAFE_INTEGER)) throw new Error(`${file}: ${what}: dimension ${j} is ${BigInt.asIntN(64, d)} (negative or too large)`);
+    if (d === 0n) throw new InvalidFileError(`${file}: ${what}: dimension ${j} is 0`);
+    if (d > BigInt(Number.MAX_SAFE_INTEGER)) throw new InvalidFileError(`${file}: ${what}: dimension ${j} is ${BigInt.asIntN(64, d)} (negative or too large)`);
     shape.push(Number(d));
   }
   const type = c.u32();
   const offset64 = c.u64();
-  if (!typeInfo(type)) throw new Error(`${file}: ${what}: ${unknownTypeText(type)}`);
-  if (offset64 > BigInt(Number.MAX_SAFE_INTEGER)) throw new Error(`${file}: ${what}: offset ${offset64} is beyond any file`);
+  if (!typeInfo(type)) throw new UnsupportedModelError(`${file}: ${what}: ${unknownTypeText(type)}`);
+  if (offset64 > BigInt(Number.MAX_SAFE_INTEGER)) throw new InvalidFileError(`${file}: ${what}: offset ${offset64} is beyond any file`);
   let elements = 1;
   for (const d of shape) elements *= d;
-  if (!Number.isSafeInteger(elements)) throw new Error(`${file}: ${what}: shape [${shape.join(", ")}] has too many elements`);
+  if (!Number.isSafeInteger(elements)) throw new InvalidFileError(`${file}: ${what}: shape [${shape.join(", ")}] has too many elements`);
   const byteSize = tensorByteSize(type, shape, `${file}: ${what}`);
   return { name, shape, type, offset: Number(offset64), byteSize };
 }
@@ -310,10 +311,10 @@ export function unknownTypeText(type: number): string {
 function checkTensorPlacement(file: string, size: number, dataOffset: number, alignment: number, tensors: GGUFTensorInfo[]): void {
   for (const t of tensors) {
     if (t.offset % alignment !== 0) {
-      throw new Error(`${file}: tensor '${t.name}': offset ${t.offset} is not a multiple of the alignment ${alignment}`);
+      throw new InvalidFileError(`${file}: tensor '${t.name}': offset ${t.offset} is not a multiple of the alignment ${alignment}`);
     }
     if (dataOffset + t.offset + t.byteSize > size) {
-      throw new Error(
+      throw new InvalidFileError(
         `${file}: tensor '${t.name}': data at ${dataOffset + t.offset}..${dataOffset + t.offset + t.byteSize} extends past the end of the file (${size} bytes); the file is truncated or the offset is wrong`,
       );
     }
@@ -323,7 +324,7 @@ function checkTensorPlacement(file: string, size: number, dataOffset: number, al
     const prev = sorted[i - 1];
     const cur = sorted[i];
     if (cur.offset < prev.offset + prev.byteSize) {
-      throw new Error(`${file}: tensor '${cur.name}' (offset ${cur.offset}) overlaps tensor '${prev.name}' (offset ${prev.offset}, ${prev.byteSize} bytes)`);
+      throw new InvalidFileError(`${file}: tensor '${cur.name}' (offset ${cur.offset}) overlaps tensor '${prev.name}' (offset ${prev.offset}, ${prev.byteSize} bytes)`);
     }
   }
 }

@@ -8,6 +8,7 @@
  * because no upstream file uses it any more; 39 stays unknown until a file tells us
  * which one it means.
  */
+import { InvalidFileError, UnsupportedModelError } from "../../errors.ts";
 
 export const GGMLType = {
   F32: 0,
@@ -114,16 +115,16 @@ export function elementCount(shape: readonly number[]): number {
  */
 export function tensorByteSize(typeId: number, shape: readonly number[], what = "tensor"): number {
   const t = BY_ID.get(typeId);
-  if (!t) throw new Error(`${what}: unknown ggml type id ${typeId}`);
+  if (!t) throw new UnsupportedModelError(`${what}: unknown ggml type id ${typeId}`);
   const ne0 = shape.length > 0 ? shape[0] : 1;
   const n = elementCount(shape);
   if (typeId === GGMLType.I2_S) {
     // bitnet.cpp cuts the whole flattened tensor into 128-value blocks, not each row.
-    if (n % I2S_BLOCK !== 0) throw new Error(`${what}: i2_s needs an element count divisible by ${I2S_BLOCK}, got ${n}`);
+    if (n % I2S_BLOCK !== 0) throw new InvalidFileError(`${what}: i2_s needs an element count divisible by ${I2S_BLOCK}, got ${n}`);
     return n / 4 + I2S_TAIL_BYTES;
   }
   if (ne0 % t.blockSize !== 0) {
-    throw new Error(`${what}: ${t.name} needs a row length (ne[0]) divisible by ${t.blockSize}, got ${ne0}`);
+    throw new InvalidFileError(`${what}: ${t.name} needs a row length (ne[0]) divisible by ${t.blockSize}, got ${ne0}`);
   }
   return (n / t.blockSize) * t.blockBytes + t.tailBytes;
 }

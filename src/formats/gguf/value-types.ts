@@ -4,6 +4,7 @@
  * writer uses to infer a type when the caller gives none.
  * It does not read or write bytes; reader.ts and writer.ts do.
  */
+import { InvalidArgumentError } from "../../errors.ts";
 
 /** Metadata value type ids, as in ggml's `gguf_type` (same numbering as @huggingface/gguf). */
 export const GGUFValueType = {
@@ -95,10 +96,10 @@ export function integerRange(id: GGUFValueTypeId): [bigint, bigint] | undefined 
  */
 export function checkValue(value: GGUFValue, d: GGUFValueTypeDescriptor, what: string): void {
   if (d.type === GGUFValueType.ARRAY) {
-    if (!Array.isArray(value)) throw new Error(`${what}: expected an array for type ${describeType(d)}, got ${typeof value}`);
+    if (!Array.isArray(value)) throw new InvalidArgumentError(`${what}: expected an array for type ${describeType(d)}, got ${typeof value}`);
     if (d.subType === GGUFValueType.ARRAY) {
       if (d.items.length !== value.length) {
-        throw new Error(`${what}: array of arrays has ${value.length} items but its type lists ${d.items.length}`);
+        throw new InvalidArgumentError(`${what}: array of arrays has ${value.length} items but its type lists ${d.items.length}`);
       }
       value.forEach((v, i) => checkValue(v, d.items[i], `${what}[${i}]`));
     } else {
@@ -138,20 +139,20 @@ function checkScalar(value: GGUFValue, type: GGUFScalarTypeId, what: string): vo
     let big: bigint;
     if (typeof value === "bigint") big = value;
     else if (typeof value === "number" && Number.isSafeInteger(value)) big = BigInt(value);
-    else throw new Error(`${what}: ${formatValue(value)} is not an integer that ${NAMES[type]} can hold exactly`);
-    if (big < range[0] || big > range[1]) throw new Error(`${what}: ${formatValue(value)} is out of range for ${NAMES[type]}`);
+    else throw new InvalidArgumentError(`${what}: ${formatValue(value)} is not an integer that ${NAMES[type]} can hold exactly`);
+    if (big < range[0] || big > range[1]) throw new InvalidArgumentError(`${what}: ${formatValue(value)} is out of range for ${NAMES[type]}`);
     return;
   }
   switch (type) {
     case GGUFValueType.FLOAT32:
     case GGUFValueType.FLOAT64:
-      if (typeof value !== "number") throw new Error(`${what}: expected a number for ${NAMES[type]}, got ${formatValue(value)}`);
+      if (typeof value !== "number") throw new InvalidArgumentError(`${what}: expected a number for ${NAMES[type]}, got ${formatValue(value)}`);
       return;
     case GGUFValueType.BOOL:
-      if (typeof value !== "boolean") throw new Error(`${what}: expected a boolean, got ${formatValue(value)}`);
+      if (typeof value !== "boolean") throw new InvalidArgumentError(`${what}: expected a boolean, got ${formatValue(value)}`);
       return;
     case GGUFValueType.STRING:
-      if (typeof value !== "string") throw new Error(`${what}: expected a string, got ${formatValue(value)}`);
+      if (typeof value !== "string") throw new InvalidArgumentError(`${what}: expected a string, got ${formatValue(value)}`);
       return;
   }
 }
@@ -175,25 +176,25 @@ function formatValue(v: GGUFValue): string {
  */
 export function inferType(value: GGUFValue, what: string): GGUFValueTypeDescriptor {
   if (!Array.isArray(value)) return { type: inferScalar(value, what) };
-  if (value.length === 0) throw new Error(`${what}: cannot infer the element type of an empty array; give it an explicit type`);
+  if (value.length === 0) throw new InvalidArgumentError(`${what}: cannot infer the element type of an empty array; give it an explicit type`);
   if (value.every(Array.isArray)) {
     return { type: GGUFValueType.ARRAY, subType: GGUFValueType.ARRAY, items: value.map((v, i) => inferType(v, `${what}[${i}]`)) };
   }
-  if (value.some(Array.isArray)) throw new Error(`${what}: an array mixes arrays and scalars`);
+  if (value.some(Array.isArray)) throw new InvalidArgumentError(`${what}: an array mixes arrays and scalars`);
   const scalars = value as GGUFScalar[];
   const kinds = new Set(scalars.map((v) => (typeof v === "bigint" ? "number" : typeof v)));
-  if (kinds.size !== 1) throw new Error(`${what}: an array mixes ${[...kinds].join(" and ")} values; give it an explicit type`);
+  if (kinds.size !== 1) throw new InvalidArgumentError(`${what}: an array mixes ${[...kinds].join(" and ")} values; give it an explicit type`);
   const kind = [...kinds][0];
   if (kind === "string") return { type: GGUFValueType.ARRAY, subType: GGUFValueType.STRING };
   if (kind === "boolean") return { type: GGUFValueType.ARRAY, subType: GGUFValueType.BOOL };
-  if (kind !== "number") throw new Error(`${what}: cannot store ${kind} values in GGUF metadata`);
+  if (kind !== "number") throw new InvalidArgumentError(`${what}: cannot store ${kind} values in GGUF metadata`);
   return { type: GGUFValueType.ARRAY, subType: widestNumeric(scalars as (number | bigint)[], what) };
 }
 
 function inferScalar(v: GGUFScalar, what: string): GGUFScalarTypeId {
   if (typeof v === "string") return GGUFValueType.STRING;
   if (typeof v === "boolean") return GGUFValueType.BOOL;
-  if (typeof v !== "number" && typeof v !== "bigint") throw new Error(`${what}: cannot store a ${typeof v} in GGUF metadata`);
+  if (typeof v !== "number" && typeof v !== "bigint") throw new InvalidArgumentError(`${what}: cannot store a ${typeof v} in GGUF metadata`);
   return widestNumeric([v], what);
 }
 
@@ -210,10 +211,10 @@ function widestNumeric(values: (number | bigint)[], what: string): GGUFScalarTyp
   if (!fitsBigint && min >= 0n && max <= 0xffffffffn) return GGUFValueType.UINT32;
   if (!fitsBigint && min >= -0x80000000n && max <= 0x7fffffffn) return GGUFValueType.INT32;
   if (min >= 0n) {
-    if (max > 0xffffffffffffffffn) throw new Error(`${what}: integer ${max} does not fit in u64`);
+    if (max > 0xffffffffffffffffn) throw new InvalidArgumentError(`${what}: integer ${max} does not fit in u64`);
     return GGUFValueType.UINT64;
   }
-  if (min < -0x8000000000000000n || max > 0x7fffffffffffffffn) throw new Error(`${what}: integers from ${min} to ${max} do not fit in i64`);
+  if (min < -0x8000000000000000n || max > 0x7fffffffffffffffn) throw new InvalidArgumentError(`${what}: integers from ${min} to ${max} do not fit in i64`);
   return GGUFValueType.INT64;
 }
 

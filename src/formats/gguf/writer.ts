@@ -8,6 +8,7 @@
  * in ../tensor-stream.ts).
  * It does not quantize or convert anything: callers hand it finished bytes.
  */
+import { InvalidArgumentError } from "../../errors.ts";
 import type { ByteSink } from "../sink.ts";
 import { streamTensorFile, type TensorWriteProgress } from "../tensor-stream.ts";
 import { GGUF_DEFAULT_ALIGNMENT, GGUF_MAX_DIMS, alignUp, unknownTypeText, type GGUFTensorInfo } from "./reader.ts";
@@ -85,7 +86,7 @@ export function encodeGGUFHeader(h: GGUFWriteHeader): GGUFLayout {
   const entries = normalizeMetadata(h.metadata);
   const alignment = resolveAlignment(entries, h.alignment);
   const version = h.version ?? 3;
-  if (version !== 2 && version !== 3) throw new Error(`GGUF writer: version must be 2 or 3, got ${String(version)}`);
+  if (version !== 2 && version !== 3) throw new InvalidArgumentError(`GGUF writer: version must be 2 or 3, got ${String(version)}`);
 
   const tensors = planTensors(h.tensors, alignment);
   const w = new ByteWriter();
@@ -136,8 +137,8 @@ function normalizeMetadata(metadata: GGUFWriteHeader["metadata"]): Required<GGUF
     : Object.entries(metadata as Record<string, GGUFValue>).map(([key, value]) => ({ key, value }));
   const seen = new Set<string>();
   return list.map(({ key, value, type }) => {
-    if (typeof key !== "string" || key.length === 0) throw new Error(`GGUF writer: metadata key ${JSON.stringify(key)} is not a non-empty string`);
-    if (seen.has(key)) throw new Error(`GGUF writer: metadata key '${key}' appears twice`);
+    if (typeof key !== "string" || key.length === 0) throw new InvalidArgumentError(`GGUF writer: metadata key ${JSON.stringify(key)} is not a non-empty string`);
+    if (seen.has(key)) throw new InvalidArgumentError(`GGUF writer: metadata key '${key}' appears twice`);
     seen.add(key);
     const what = `GGUF writer: metadata key '${key}'`;
     const t = type ?? inferType(value, what);
@@ -150,14 +151,14 @@ function resolveAlignment(entries: Required<GGUFMetadataEntry>[], requested: num
   const entry = entries.find((e) => e.key === "general.alignment");
   const fromMeta = entry?.value;
   if (entry && (typeof fromMeta !== "number" || entry.type.type === GGUFValueType.ARRAY)) {
-    throw new Error(`GGUF writer: metadata key 'general.alignment' must be an integer, got ${describeType(entry.type)}`);
+    throw new InvalidArgumentError(`GGUF writer: metadata key 'general.alignment' must be an integer, got ${describeType(entry.type)}`);
   }
   const alignment = requested ?? (fromMeta as number | undefined) ?? GGUF_DEFAULT_ALIGNMENT;
   if (!Number.isInteger(alignment) || alignment <= 0 || alignment > 2 ** 30 || (alignment & (alignment - 1)) !== 0) {
-    throw new Error(`GGUF writer: alignment must be a non-zero power of two, got ${alignment}`);
+    throw new InvalidArgumentError(`GGUF writer: alignment must be a non-zero power of two, got ${alignment}`);
   }
   if (fromMeta !== undefined && fromMeta !== alignment) {
-    throw new Error(`GGUF writer: alignment ${alignment} disagrees with metadata key 'general.alignment' = ${String(fromMeta)}`);
+    throw new InvalidArgumentError(`GGUF writer: alignment ${alignment} disagrees with metadata key 'general.alignment' = ${String(fromMeta)}`);
   }
   if (!entry && alignment !== GGUF_DEFAULT_ALIGNMENT) {
     entries.push({ key: "general.alignment", value: alignment, type: { type: GGUFValueType.UINT32 } });
@@ -170,15 +171,15 @@ function planTensors(specs: readonly GGUFTensorSpec[], alignment: number): GGUFT
   let offset = 0;
   return specs.map((s) => {
     const what = `GGUF writer: tensor '${s.name}'`;
-    if (typeof s.name !== "string" || s.name.length === 0) throw new Error(`GGUF writer: tensor name ${JSON.stringify(s.name)} is not a non-empty string`);
-    if (utf8.encode(s.name).byteLength >= GGML_MAX_NAME) throw new Error(`${what}: name is ${GGML_MAX_NAME} bytes or longer, which llama.cpp refuses`);
-    if (names.has(s.name)) throw new Error(`${what}: appears twice`);
+    if (typeof s.name !== "string" || s.name.length === 0) throw new InvalidArgumentError(`GGUF writer: tensor name ${JSON.stringify(s.name)} is not a non-empty string`);
+    if (utf8.encode(s.name).byteLength >= GGML_MAX_NAME) throw new InvalidArgumentError(`${what}: name is ${GGML_MAX_NAME} bytes or longer, which llama.cpp refuses`);
+    if (names.has(s.name)) throw new InvalidArgumentError(`${what}: appears twice`);
     names.add(s.name);
-    if (s.shape.length > GGUF_MAX_DIMS) throw new Error(`${what}: has ${s.shape.length} dimensions, more than ${GGUF_MAX_DIMS}`);
+    if (s.shape.length > GGUF_MAX_DIMS) throw new InvalidArgumentError(`${what}: has ${s.shape.length} dimensions, more than ${GGUF_MAX_DIMS}`);
     s.shape.forEach((d, j) => {
-      if (!Number.isSafeInteger(d) || d <= 0) throw new Error(`${what}: dimension ${j} is ${d}, expected a positive integer`);
+      if (!Number.isSafeInteger(d) || d <= 0) throw new InvalidArgumentError(`${what}: dimension ${j} is ${d}, expected a positive integer`);
     });
-    if (!typeInfo(s.type)) throw new Error(`${what}: ${unknownTypeText(s.type)}`);
+    if (!typeInfo(s.type)) throw new InvalidArgumentError(`${what}: ${unknownTypeText(s.type)}`);
     const byteSize = tensorByteSize(s.type, s.shape, what);
     const info: GGUFTensorInfo = { name: s.name, shape: [...s.shape], type: s.type, offset, byteSize };
     offset = alignUp(offset + byteSize, alignment);

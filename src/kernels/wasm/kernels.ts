@@ -78,6 +78,10 @@ export class WasmKernels implements Kernels {
   readonly name: string;
   /** Threads that compute one matmul together (1 here; see threaded.ts). */
   readonly lanes: number = 1;
+
+  get threads(): number {
+    return this.lanes;
+  }
   readonly simd: WasmSimd;
   readonly arena: WasmArena;
   /** The compiled module, for instantiating it again over the same memory (workers). */

@@ -3,10 +3,8 @@
  * split their rows across a RowPool (pool.ts) over one shared WebAssembly.Memory. The runtime supplies
  * only a way to start a helper thread (Node: src/node/wasm-threads.ts; browsers: src/web/helper-workers.ts).
  * Every row is computed by exactly the code the single-threaded kernels run, so results are identical.
- * Not here: the pool protocol (pool.ts), the kernels (kernels.ts), choosing a backend (../select.ts).
+ * Not here: the pool protocol (pool.ts), the kernels (kernels.ts), choosing a backend (../create.ts).
  */
-import { kernelSelfTest } from "../select.ts";
-import type { Kernels } from "../types.ts";
 import { WasmArena } from "./arena.ts";
 import { type FloatArgs, type TernaryArgs, WasmKernels } from "./kernels.ts";
 import { compileKernels, instantiateKernels, type WasmSimd } from "./module.ts";
@@ -58,20 +56,4 @@ export class ThreadedWasmKernels extends WasmKernels {
   protected override runFloat(args: FloatArgs, rows: number, macs: number): void {
     this.pool.run(this.floatRows, args, rows, macs);
   }
-}
-
-/**
- * `chosen` (what selectKernels picked) with `threads` threads, when it is wasm over a shared memory and
- * more than one thread is asked for; else `chosen` itself. Throws if the threaded kernels fail the
- * self-test against the reference.
- */
-export async function withThreads(chosen: Kernels, threads: number, spawn: SpawnPoolHelper, options: Omit<ThreadedKernelOptions, "simd" | "threads"> = {}): Promise<Kernels> {
-  if (threads <= 1 || !(chosen instanceof WasmKernels) || !chosen.arena.shared) return chosen;
-  const threaded = await startThreadedWasmKernels({ ...options, simd: chosen.simd, threads }, spawn);
-  const failed = kernelSelfTest(threaded);
-  if (failed) {
-    await threaded.close();
-    throw new Error(`wasm kernels with ${threads} threads gave wrong results (${failed})`);
-  }
-  return threaded;
 }

@@ -67,7 +67,7 @@ export async function openOurs(path: string, o: EngineOptions): Promise<Engine &
   const threads = o.kernels ? "" : ` ×${o.threads}`;
   const head = o.headType === "q8_0" ? ", q8_0 head" : "";
   return {
-    label: `bitnet-ts (${model.kernels}${threads}${head})`,
+    label: `bitnet-ts (${model.backend}${threads}${head})`,
     vocabSize: model.config.vocabSize,
     async prefill(prompt) {
       model.reset();
