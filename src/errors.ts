@@ -41,8 +41,21 @@ export class MemoryLimitError extends BitNetError {
   override readonly code: string = "ERR_BITNET_MEMORY_LIMIT";
 }
 
+/** The numbers of an overflow, so that a CLI or a server can say it in its own words. */
+export interface ContextOverflow {
+  promptTokens: number;
+  /** Tokens asked for on top of the prompt (0 when the prompt alone does not fit). */
+  maxTokens: number;
+  contextLength: number;
+}
+
 export class ContextOverflowError extends BitNetError {
   override readonly code: string = "ERR_BITNET_CONTEXT_OVERFLOW";
+  readonly overflow: ContextOverflow | undefined;
+  constructor(message: string, options?: { cause?: unknown; overflow?: ContextOverflow }) {
+    super(message, options);
+    this.overflow = options?.overflow;
+  }
 }
 
 export class DisposedError extends BitNetError {
@@ -51,6 +64,20 @@ export class DisposedError extends BitNetError {
 
 export class InvalidArgumentError extends BitNetError {
   override readonly code: string = "ERR_BITNET_INVALID_ARGUMENT";
+  /** The parameter at fault as the API names it ("topP", "maxTokens"), when one is. */
+  readonly param: string | undefined;
+  /** The message without the parameter's name, for callers that name it their own way (a CLI flag, an HTTP field). */
+  readonly problem: string | undefined;
+  constructor(message: string, options?: { cause?: unknown; param?: string; problem?: string }) {
+    super(message, options);
+    this.param = options?.param;
+    this.problem = options?.problem;
+  }
+
+  /** "<param> <problem>", e.g. `forParam("topP", "must be in (0, 1], got 2")`. */
+  static forParam(param: string, problem: string): InvalidArgumentError {
+    return new InvalidArgumentError(`${param} ${problem}`, { param, problem });
+  }
 }
 
 export class ChatTemplateError extends BitNetError {

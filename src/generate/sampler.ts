@@ -24,6 +24,7 @@
  * m tokens they look at). This is not a grammar/DRY/mirostat sampler, and it does not
  * decide what `history` contains (the caller passes prompt + generated tokens).
  */
+import { InvalidArgumentError } from "../errors.ts";
 import { Rng } from "./rng.ts";
 
 export interface SamplingOptions {
@@ -91,12 +92,12 @@ function randomSeed(): number {
 export function resolveSamplingOptions(options: SamplingOptions = {}): ResolvedSamplingOptions {
   for (const key of Object.keys(options)) {
     const meant = Object.hasOwn(MISSPELLINGS, key) ? MISSPELLINGS[key] : undefined;
-    if (meant !== undefined) throw new Error(`SamplingOptions: unknown option '${key}', did you mean '${meant}'?`);
+    if (meant !== undefined) throw new InvalidArgumentError(`unknown option '${key}', did you mean '${meant}'?`, { param: key, problem: `is not an option, did you mean '${meant}'?` });
   }
   const pick = (name: keyof typeof DEFAULT_SAMPLING): number => {
     const value = options[name] ?? DEFAULT_SAMPLING[name];
     if (typeof value !== "number" || !Number.isFinite(value)) {
-      throw new Error(`SamplingOptions.${name} must be a finite number, got ${String(value)}`);
+      throw InvalidArgumentError.forParam(name, `must be a finite number, got ${typeof value === "string" ? JSON.stringify(value) : String(value)}`);
     }
     return value;
   };
@@ -112,7 +113,7 @@ export function resolveSamplingOptions(options: SamplingOptions = {}): ResolvedS
     seed: options.seed ?? randomSeed(),
   };
   const fail = (name: string, rule: string): never => {
-    throw new Error(`SamplingOptions.${name} ${rule}, got ${String(resolved[name as keyof ResolvedSamplingOptions])}`);
+    throw InvalidArgumentError.forParam(name, `${rule}, got ${String(resolved[name as keyof ResolvedSamplingOptions])}`);
   };
   if (resolved.temperature < 0) fail("temperature", "must be >= 0 (0 = greedy)");
   if (!Number.isInteger(resolved.topK) || resolved.topK < 0) fail("topK", "must be an integer >= 0 (0 = disabled)");

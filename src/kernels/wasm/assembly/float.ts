@@ -122,31 +122,43 @@ function gemvFor<W>(w: usize, N: i32, K: i32, x: usize, outScale: f64, out: usiz
   }
 }
 
-/** Several tokens: one row × four tokens per step, each weight converted once for the four. */
+/**
+ * Several tokens: one row × two tokens per step, each weight converted once for both. Every token's sum
+ * is accumulated exactly as gemvFor accumulates it (four accumulators over blocks of 16, the same order
+ * of additions), so a token's result does not depend on the other tokens in the call: a sequence
+ * batched with others gets the bits it gets alone (continuous batching relies on it).
+ */
 function gemmFor<W>(w: usize, N: i32, K: i32, x: usize, T: i32, outScale: f64, out: usize, r0: i32, r1: i32): void {
   const mask = halfMask(), scale = halfScale(), z = i32x4.splat(gOne - 1);
   const elem: usize = idof<W>() == idof<F32w>() ? 4 : 2;
+  const K16 = <usize>(K & ~15);
   const K8 = <usize>(K & ~7);
   const xs = <usize>K << 2; // bytes per token
   for (let r = r0; r < r1; r++) {
     const p = w + <usize>r * K * elem;
-    for (let t = 0; t < T; t += 4) {
-      const t1 = min(t + 1, T - 1), t2 = min(t + 2, T - 1), t3 = min(t + 3, T - 1);
-      const x0 = x + <usize>t * xs, x1 = x + <usize>t1 * xs, x2 = x + <usize>t2 * xs, x3 = x + <usize>t3 * xs;
+    for (let t = 0; t < T; t += 2) {
+      const t1 = min(t + 1, T - 1);
+      const x0 = x + <usize>t * xs, x1 = x + <usize>t1 * xs;
       let a0 = f32x4.splat(0), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
-      for (let k: usize = 0; k < K8; k += 8) {
-        const lo = weightsLo<W>(p, k, mask, scale, z), hi = weightsHi<W>(p, k, mask, scale, z);
+      let k: usize = 0;
+      for (; k < K16; k += 16) {
+        const w0 = weightsLo<W>(p, k, mask, scale, z), w1 = weightsHi<W>(p, k, mask, scale, z);
+        const w2 = weightsLo<W>(p, k + 8, mask, scale, z), w3 = weightsHi<W>(p, k + 8, mask, scale, z);
         const o = k << 2;
-        a0 = fma(a0, lo, v128.load(x0 + o)); b0 = fma(b0, hi, v128.load(x0 + o, 16));
-        a1 = fma(a1, lo, v128.load(x1 + o)); b1 = fma(b1, hi, v128.load(x1 + o, 16));
-        a2 = fma(a2, lo, v128.load(x2 + o)); b2 = fma(b2, hi, v128.load(x2 + o, 16));
-        a3 = fma(a3, lo, v128.load(x3 + o)); b3 = fma(b3, hi, v128.load(x3 + o, 16));
+        a0 = fma(a0, w0, v128.load(x0 + o)); a1 = fma(a1, w1, v128.load(x0 + o, 16));
+        a2 = fma(a2, w2, v128.load(x0 + o, 32)); a3 = fma(a3, w3, v128.load(x0 + o, 48));
+        b0 = fma(b0, w0, v128.load(x1 + o)); b1 = fma(b1, w1, v128.load(x1 + o, 16));
+        b2 = fma(b2, w2, v128.load(x1 + o, 32)); b3 = fma(b3, w3, v128.load(x1 + o, 48));
+      }
+      if (k < K8) {
+        const w0 = weightsLo<W>(p, k, mask, scale, z), w1 = weightsHi<W>(p, k, mask, scale, z);
+        const o = k << 2;
+        a0 = fma(a0, w0, v128.load(x0 + o)); a1 = fma(a1, w1, v128.load(x0 + o, 16));
+        b0 = fma(b0, w0, v128.load(x1 + o)); b1 = fma(b1, w1, v128.load(x1 + o, 16));
       }
       const y = <usize>t * N + r;
-      storeY(out, y << 2, hsumF(f32x4.add(a0, b0)) + tail<W>(p, K8, K, x0), outScale);
-      if (t + 1 < T) storeY(out, (y + N) << 2, hsumF(f32x4.add(a1, b1)) + tail<W>(p, K8, K, x1), outScale);
-      if (t + 2 < T) storeY(out, (y + 2 * N) << 2, hsumF(f32x4.add(a2, b2)) + tail<W>(p, K8, K, x2), outScale);
-      if (t + 3 < T) storeY(out, (y + 3 * N) << 2, hsumF(f32x4.add(a3, b3)) + tail<W>(p, K8, K, x3), outScale);
+      storeY(out, y << 2, hsumF(f32x4.add(f32x4.add(a0, a1), f32x4.add(a2, a3))) + tail<W>(p, K8, K, x0), outScale);
+      if (t + 1 < T) storeY(out, (y + N) << 2, hsumF(f32x4.add(f32x4.add(b0, b1), f32x4.add(b2, b3))) + tail<W>(p, K8, K, x1), outScale);
     }
   }
 }
