@@ -61,6 +61,7 @@ function timedKernels(inner: Kernels): { kernels: Kernels; ms: KernelMs } {
       if (w.name.startsWith("token_embd") || w.name.startsWith("output")) ms.head += dt;
       else ms.otherFloat += dt;
     },
+    embed: timed("pointwise", inner.embed),
     attention: timed("attention", inner.attention),
     rmsnorm: timed("norm", inner.rmsnorm),
     rmsnormQuantize: timed("norm", inner.rmsnormQuantize),

@@ -44,6 +44,8 @@ export class MemoryLimitError extends BitNetError {
 /** The numbers of an overflow, so that a CLI or a server can say it in its own words. */
 export interface ContextOverflow {
   promptTokens: number;
+  /** `promptTokens` is a lower bound, known before tokenizing (a text too long to fit whatever its tokens). */
+  atLeast?: boolean;
   /** Tokens asked for on top of the prompt (0 when the prompt alone does not fit). */
   maxTokens: number;
   contextLength: number;

@@ -20,19 +20,19 @@ export function registerChat(program: Command): void {
   cmd.action(async (flags: ChatFlags) => {
     const opts = samplingOptions(flags);
     const model = await openModel(flags);
-    const rl = createInterface({ input: process.stdin, output: process.stdout, terminal: process.stdin.isTTY });
+    const rl = createInterface({ input: process.stdin, terminal: process.stdin.isTTY });
     const start: ChatMessage[] = flags.system ? [{ role: "system", content: flags.system }] : [];
     let history = [...start];
     try {
       process.stdout.write("bitnet chat: /reset clears the conversation, /exit leaves.\n");
+      // The line iterator buffers what arrives while the model answers, so piped input is read line by
+      // line to its end (question() would drop lines that come before it is asked).
+      const lines = rl[Symbol.asyncIterator]();
       for (;;) {
-        let line: string;
-        try {
-          line = await rl.question("> ");
-        } catch {
-          break; // input closed (Ctrl-D or end of piped input)
-        }
-        const text = line.trim();
+        process.stdout.write("> ");
+        const next = await lines.next();
+        if (next.done) break; // input closed (Ctrl-D or end of piped input)
+        const text = String(next.value).trim();
         if (text === "/exit" || text === "/quit") break;
         if (text === "/reset") {
           history = [...start];

@@ -2,7 +2,9 @@
  * The `bitnet` command line: wires each subcommand (one file each) into commander and turns any
  * error into one line on stderr and a non-zero exit. `--verbose` shows the stack as well.
  */
+import { readFileSync } from "node:fs";
 import { Command } from "commander";
+import { cliErrorMessage } from "./error-message.ts";
 import { registerBench } from "./bench.ts";
 import { registerChat } from "./chat.ts";
 import { registerConvert } from "./convert.ts";
@@ -28,12 +30,25 @@ registerTrain(program);
 registerReproduce(program);
 registerBench(program);
 
+// A reader that went away (`bitnet generate … | head -1`) ends the command quietly, as for any Unix filter.
+process.stdout.on("error", (e: NodeJS.ErrnoException) => {
+  if (e.code === "EPIPE") process.exit(0);
+  process.stderr.write(`bitnet: cannot write the output: ${e.message}\n`);
+  process.exit(1);
+});
+
+program.version(packageVersion(), "-V, --version");
+
 try {
   await program.parseAsync(process.argv);
 } catch (err) {
   const verbose = process.argv.includes("--verbose");
-  const message = err instanceof Error ? err.message : String(err);
-  process.stderr.write(`bitnet: ${message.split("\n")[0]}\n`);
+  process.stderr.write(`bitnet: ${cliErrorMessage(err)}\n`);
   if (verbose && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`);
   process.exitCode = 1;
+}
+
+function packageVersion(): string {
+  const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
+  return pkg.version;
 }

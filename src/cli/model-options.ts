@@ -3,7 +3,7 @@
  * and the one place that turns them into a loaded model with a progress bar.
  */
 import type { Command } from "commander";
-import { existsSync } from "node:fs";
+import { existsSync, statSync } from "node:fs";
 import { loadModel } from "../index.ts";
 import type { BitNetModel } from "../model/model.ts";
 import { HEAD_TYPES } from "../model/weights.ts";
@@ -55,9 +55,11 @@ export async function openModel(flags: ModelFlags): Promise<BitNetModel> {
   const path = flags.model ?? defaultModelPath();
   if (!path) throw new Error("no model given: pass -m FILE (no embedded default model is installed)");
   if (!existsSync(path)) throw new Error(`${path}: no such file`);
+  if (statSync(path).isDirectory()) throw new Error(`${path}: is a directory, not a GGUF file`);
   const bar = loadProgressBar();
+  let model: BitNetModel;
   try {
-    return await loadModel(path, {
+    model = await loadModel(path, {
       threads: parseIntFlag("threads", flags.threads, 1),
       contextLength: parseIntFlag("ctx", flags.ctx, 1),
       batchSize: parseIntFlag("batch", flags.batch, 1),
@@ -69,6 +71,8 @@ export async function openModel(flags: ModelFlags): Promise<BitNetModel> {
   } finally {
     bar.stop();
   }
+  for (const w of model.warnings) process.stderr.write(`bitnet: warning: ${w}\n`);
+  return model;
 }
 
 /** Parses "1,2,3" into token ids. */

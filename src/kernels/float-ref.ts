@@ -31,6 +31,11 @@ export function floatRow(w: FloatMatrix, r: number, out: Float32Array, outOffset
   for (let k = 0; k < K; k++) out[outOffset + k] = tab[d[base + k]];
 }
 
+/** out [T, K] = rows ids[0..T) of `w`: the embedding lookup (Kernels.embed). Ids are checked by the caller. */
+export function embedRef(w: FloatMatrix, ids: ArrayLike<number>, out: Float32Array): void {
+  for (let t = 0; t < ids.length; t++) floatRow(w, ids[t], out, t * w.cols);
+}
+
 export function floatMatmulRef(w: FloatMatrix, x: Float32Array, tokens: number, out: Float32Array): void {
   if (w.format === "q8_0") return q8MatmulRef(w, x, tokens, out);
   const N = w.rows;

@@ -4,7 +4,7 @@
  */
 import { quantizeActivationsRef, rmsnormQuantizeRef } from "./activations.ts";
 import { attention } from "./attention.ts";
-import { floatMatmulRef } from "./float-ref.ts";
+import { embedRef, floatMatmulRef } from "./float-ref.ts";
 import { addInPlace, encodeF16, gatedActivation, rmsnorm, rope } from "./ops.ts";
 import { ternaryMatmulRef } from "./ternary-ref.ts";
 import type { Kernels } from "./types.ts";
@@ -15,6 +15,7 @@ export const refKernels: Kernels = {
   quantizeActivations: quantizeActivationsRef,
   ternaryMatmul: ternaryMatmulRef,
   floatMatmul: floatMatmulRef,
+  embed: embedRef,
   rmsnorm,
   rmsnormQuantize: rmsnormQuantizeRef,
   rope,

@@ -114,6 +114,8 @@ export interface Kernels {
   ternaryMatmul(w: TernaryMatrix, x: QuantizedActivations, out: Float32Array): void;
   /** out [T, N] = x [T, K] · Wᵀ in float. */
   floatMatmul(w: FloatMatrix, x: Float32Array, tokens: number, out: Float32Array): void;
+  /** out [T, K] = the rows of `w` (the token embedding) for ids[0..T), as float32 (float-ref.ts embedRef). */
+  embed(w: FloatMatrix, ids: ArrayLike<number>, out: Float32Array): void;
 
   // The rest of the forward pass, per op (src/kernels/ops.ts and attention.ts define them).
   /**

@@ -1,14 +1,17 @@
 /**
- * The forward pass: one function that reads top to bottom, for a batch of T tokens at positions
- * pos0..pos0+T-1, writing keys/values into the cache and logits into the run state.
- * Kernel code lives in src/kernels; this file only says which op follows which, and every op is a call
- * on the kernel backend (`this.kernels`), so a fast backend runs the whole layer.
+ * The forward pass: one function that reads top to bottom, for a batch of T tokens made of segments,
+ * each segment some consecutive tokens of one sequence (its KV cache slot, its positions). A prompt run
+ * alone is one segment; a continuous-batching step is many (the next token of every decoding sequence,
+ * plus prompt chunks). Every op that treats tokens independently (norms, quantization, matmuls,
+ * activations) runs once over all T rows, so the weights are read once per step for every sequence;
+ * RoPE, the cache writes and attention run per segment. Each row's arithmetic does not depend on the
+ * other rows (the kernels guarantee it), so a sequence gets the same bits in a batch as alone.
+ * Kernel code lives in src/kernels; every op is a call on the kernel backend (`this.kernels`).
  *
  * Shape legend: T = tokens in this batch (≤ maxBatch), D = dim, F = ffnDim, KV = nKvHeads·headDim,
- * V = vocab, H = nHeads, hd = headDim.
+ * V = vocab, H = nHeads, hd = headDim, R = rows whose logits are wanted.
  */
 import { activationPieces, allocActivations } from "../kernels/activations.ts";
-import { floatRow } from "../kernels/float-ref.ts";
 import { ropeTable, type RopeTable } from "../kernels/ops.ts";
 import type { ActQuantMode, Kernels, QuantizedActivations, WeightMatrix } from "../kernels/types.ts";
 import type { ModelConfig } from "./config.ts";
@@ -20,6 +23,20 @@ export interface RunOptions {
   maxBatch: number;
   kvCacheType: KVCacheType;
   actQuant: ActQuantMode;
+  /** KV cache slots: sequences that can be resident at once. */
+  sequences: number;
+}
+
+/** Consecutive tokens of one sequence within a batch. */
+export interface BatchSegment {
+  /** The sequence's KV cache slot. */
+  slot: number;
+  /** Position of the segment's first token. */
+  pos0: number;
+  /** Tokens in the segment (rows of the batch, in order). */
+  count: number;
+  /** Which of its rows get logits: none (a prompt chunk that is not the last), the last one, or all (scoring). */
+  logits: "none" | "last" | "all";
 }
 
 function align64(bytes: number): number {
@@ -37,15 +54,15 @@ function statePieces(cfg: ModelConfig, opts: RunOptions): number[] {
     ...activationPieces(T, D),
     ...activationPieces(T, F),
     8 * opts.contextLength * (cfg.ropeDims / 2), // RoPE cos, sin
-    KVCache.bytesFor(cfg.nLayers, opts.contextLength, KV, opts.kvCacheType),
   ];
 }
 
 /**
- * Every buffer the forward pass touches, allocated once per context; decoding allocates nothing.
+ * Every buffer the forward pass touches, allocated once per model; decoding allocates nothing.
  * With a backend that has memory of its own (Kernels.allocState: the wasm kernels), the activations,
- * the RoPE table and the KV cache are placed there, so that its kernels work on them in place; the
- * logits and the reference attention's scratch stay ordinary arrays.
+ * the RoPE table and the KV cache slots are placed there, so that its kernels work on them in place; the
+ * logits and the reference attention's scratch stay ordinary arrays. The first KV slot is placed now,
+ * the others when a sequence first needs them (kv-cache.ts).
  */
 export class RunState {
   readonly x: Float32Array; // [T, D] residual stream
@@ -58,7 +75,7 @@ export class RunState {
   readonly gate: Float32Array; // [T, F]
   readonly up: Float32Array; // [T, F]
   readonly scores: Float32Array; // [ctx] attention scratch
-  readonly logits: Float32Array; // [T, V] (only the rows asked for are filled)
+  readonly logits: Float32Array; // [T, V] (only the rows asked for are filled, first R rows)
   readonly actsD: QuantizedActivations; // int8 copy of a [T, D] input
   readonly actsF: QuantizedActivations; // int8 copy of a [T, F] input
   readonly rope: RopeTable;
@@ -66,9 +83,16 @@ export class RunState {
   /** Whether the buffers above live in the kernels' memory (see the class comment). */
   readonly inKernelMemory: boolean;
 
-  /** Bytes of kernel memory the run state takes when placed there: reserve them before loading weights into an ordinary wasm memory. */
-  static kernelBytes(cfg: ModelConfig, opts: RunOptions): number {
-    return statePieces(cfg, opts).reduce((sum, b) => sum + align64(b), 0);
+  /**
+   * Bytes of kernel memory the run state takes when placed there, with `slots` KV cache slots: reserve them
+   * before loading weights into an ordinary wasm memory.
+   */
+  static kernelBytes(cfg: ModelConfig, opts: RunOptions, slots = 1): number {
+    return statePieces(cfg, opts).reduce((sum, b) => sum + align64(b), 0) + slots * align64(RunState.kvBytesPerSequence(cfg, opts));
+  }
+
+  static kvBytesPerSequence(cfg: ModelConfig, opts: RunOptions): number {
+    return KVCache.bytesFor(cfg.nLayers, opts.contextLength, cfg.nKvHeads * cfg.headDim, opts.kvCacheType);
   }
 
   constructor(cfg: ModelConfig, opts: RunOptions, kernels?: Pick<Kernels, "allocState">) {
@@ -76,7 +100,7 @@ export class RunState {
     const D = cfg.dim;
     const F = cfg.ffnDim;
     const KV = cfg.nKvHeads * cfg.headDim;
-    const region = kernels?.allocState?.(RunState.kernelBytes(cfg, opts), 64) ?? null;
+    const region = kernels?.allocState?.(RunState.kernelBytes(cfg, opts, 0), 64) ?? null;
     this.inKernelMemory = region !== null;
     let at = 0;
     const take = (bytes: number): Uint8Array => {
@@ -101,7 +125,8 @@ export class RunState {
     this.actsD = allocActivations(T, D, take);
     this.actsF = allocActivations(T, F, take);
     this.rope = ropeTable(opts.contextLength, cfg.ropeDims, cfg.ropeTheta, take);
-    this.cache = new KVCache(cfg.nLayers, opts.contextLength, KV, opts.kvCacheType, region ? take(KVCache.bytesFor(cfg.nLayers, opts.contextLength, KV, opts.kvCacheType)) : undefined);
+    this.cache = new KVCache(cfg.nLayers, opts.contextLength, KV, opts.kvCacheType, opts.sequences, kernels?.allocState ? (bytes) => kernels.allocState?.(bytes, 64) ?? null : undefined);
+    this.cache.place(0);
     if (region && at !== region.byteLength) throw new Error(`run state: placed ${at} bytes of ${region.byteLength} (statePieces is out of step with the constructor)`);
     this.scores = new Float32Array(opts.contextLength);
     this.logits = new Float32Array(T * cfg.vocabSize);
@@ -114,6 +139,10 @@ export class ForwardPass {
   readonly kernels: Kernels;
   readonly s: RunState;
   readonly actQuant: ActQuantMode;
+  /** Which buffer each int8 activation buffer currently holds the quantized copy of (q, k and v share one input). */
+  private readonly quantizedFrom = new Map<QuantizedActivations, Float32Array | null>();
+  /** The one segment of forward(), reused: decoding allocates nothing. */
+  private readonly single: BatchSegment[] = [{ slot: 0, pos0: 0, count: 0, logits: "last" }];
 
   constructor(cfg: ModelConfig, w: ModelWeights, kernels: Kernels, s: RunState, actQuant: ActQuantMode) {
     this.cfg = cfg;
@@ -124,79 +153,118 @@ export class ForwardPass {
   }
 
   /**
-   * out [T, N] = x [T, K] · Wᵀ. Ternary weights take the int8 path; `acts` holds x's quantized copy,
-   * which is reused when `quantized` says it is already current (q, k and v share one input).
-   * Returns whether `acts` now holds x's quantized copy.
+   * out [T, N] = x [T, K] · Wᵀ. Ternary weights take the int8 path through `acts`, which is reused when
+   * it already holds x's quantized copy (the norm before the matmul makes it).
    */
-  private matmul(out: Float32Array, x: Float32Array, T: number, w: WeightMatrix, acts: QuantizedActivations, quantized: boolean): boolean {
-    if (w.kind === "float") {
-      this.kernels.floatMatmul(w, x, T, out);
-      return quantized;
+  private linear(out: Float32Array, x: Float32Array, T: number, w: WeightMatrix, acts: QuantizedActivations): void {
+    if (w.kind === "float") return this.kernels.floatMatmul(w, x, T, out);
+    if (this.quantizedFrom.get(acts) !== x) {
+      this.kernels.quantizeActivations(x, T, w.cols, this.actQuant, acts);
+      this.quantizedFrom.set(acts, x);
     }
-    if (!quantized) this.kernels.quantizeActivations(x, T, w.cols, this.actQuant, acts);
     this.kernels.ternaryMatmul(w, acts, out);
-    return true;
   }
 
-  /**
-   * out = rmsnorm(x)·weight over T rows of n; when `next` (the matmul that reads out) is ternary, out is
-   * quantized into `acts` in the same pass. Returns whether it was.
-   */
-  private rmsnorm(out: Float32Array, x: Float32Array, weight: Float32Array, T: number, n: number, acts: QuantizedActivations, next: WeightMatrix): boolean {
+  /** out = rmsnorm(x)·weight over T rows of n; quantized into `acts` in the same pass when `next` (the matmul that reads out) is ternary. */
+  private rmsnorm(out: Float32Array, x: Float32Array, weight: Float32Array, T: number, n: number, acts: QuantizedActivations, next: WeightMatrix): void {
     if (next.kind === "float") {
       this.kernels.rmsnorm(out, x, weight, T, n, this.cfg.normEps);
-      return false;
+      this.quantizedFrom.set(acts, null);
+      return;
     }
     this.kernels.rmsnormQuantize(out, x, weight, T, n, this.cfg.normEps, this.actQuant, acts);
-    return true;
+    this.quantizedFrom.set(acts, out);
+  }
+
+  /** `buf` was written by an op other than rmsnorm: no int8 buffer holds its quantized copy any more. */
+  private overwritten(buf: Float32Array): void {
+    for (const [acts, from] of this.quantizedFrom) if (from === buf) this.quantizedFrom.set(acts, null);
   }
 
   /**
-   * Runs T tokens starting at position pos0. Logits are computed for the last token only, or for every
-   * token when `allLogits` (perplexity). Returns the logits buffer: row t at [t·V, (t+1)·V).
+   * Runs T tokens of one sequence (KV slot 0) starting at position pos0. Logits are computed for the last
+   * token only, or for every token when `allLogits` (perplexity). Returns the logits: row t at [t·V, (t+1)·V).
    */
-  forward(tokens: ArrayLike<number>, pos0: number, allLogits = false): Float32Array {
+  forward(tokens: ArrayLike<number>, pos0: number, allLogits = false, slot = 0): Float32Array {
+    const seg = this.single[0];
+    seg.slot = slot;
+    seg.pos0 = pos0;
+    seg.count = tokens.length;
+    seg.logits = allLogits ? "all" : "last";
+    return this.forwardBatch(tokens, this.single);
+  }
+
+  /**
+   * Runs a batch: `tokens` holds the segments' tokens one after the other. Returns the logits of the rows
+   * the segments ask for, in order (a segment's "last" is one row, "all" is `count` rows).
+   */
+  forwardBatch(tokens: ArrayLike<number>, segments: readonly BatchSegment[]): Float32Array {
     const { cfg, w, s } = this;
     const T = tokens.length;
     const D = cfg.dim;
     const F = cfg.ffnDim;
-
-    for (let t = 0; t < T; t++) floatRow(w.token_embd, tokens[t], s.x, t * D);
-
+    const KV = cfg.nKvHeads * cfg.headDim;
     const k = this.kernels;
+    let rows = 0;
+    for (const seg of segments) rows += seg.count;
+    if (rows !== T) throw new RangeError(`forward: the segments cover ${rows} tokens, the batch has ${T}`);
+
+    k.embed(w.token_embd, tokens, s.x);
     for (let l = 0; l < cfg.nLayers; l++) {
       const L = w.layers[l];
       // attention
-      let q8 = this.rmsnorm(s.xb, s.x, L.attn_norm, T, D, s.actsD, L.attn_q);
-      q8 = this.matmul(s.q, s.xb, T, L.attn_q, s.actsD, q8);
-      q8 = this.matmul(s.k, s.xb, T, L.attn_k, s.actsD, q8);
-      this.matmul(s.v, s.xb, T, L.attn_v, s.actsD, q8);
-      k.rope(s.q, T, cfg.nHeads, cfg.headDim, pos0, s.rope, cfg.ropeStyle);
-      k.rope(s.k, T, cfg.nKvHeads, cfg.headDim, pos0, s.rope, cfg.ropeStyle);
-      s.cache.store(l, pos0, T, s.k, s.v, k);
-      k.attention(s.att, s.q, s.cache.keys[l], s.cache.values[l], pos0, T, cfg, s.scores);
-      q8 = L.attn_sub_norm ? this.rmsnorm(s.att, s.att, L.attn_sub_norm, T, D, s.actsD, L.attn_output) : false;
-      this.matmul(s.proj, s.att, T, L.attn_output, s.actsD, q8);
+      this.rmsnorm(s.xb, s.x, L.attn_norm, T, D, s.actsD, L.attn_q);
+      this.linear(s.q, s.xb, T, L.attn_q, s.actsD);
+      this.linear(s.k, s.xb, T, L.attn_k, s.actsD);
+      this.linear(s.v, s.xb, T, L.attn_v, s.actsD);
+      let row = 0;
+      for (const seg of segments) {
+        // RoPE, the cache and attention are per sequence: its own slot and positions.
+        const q = row === 0 ? s.q : s.q.subarray(row * D);
+        const kk = row === 0 ? s.k : s.k.subarray(row * KV);
+        k.rope(q, seg.count, cfg.nHeads, cfg.headDim, seg.pos0, s.rope, cfg.ropeStyle);
+        k.rope(kk, seg.count, cfg.nKvHeads, cfg.headDim, seg.pos0, s.rope, cfg.ropeStyle);
+        s.cache.store(seg.slot, l, seg.pos0, seg.count, s.k, s.v, row, k);
+        const att = row === 0 ? s.att : s.att.subarray(row * D);
+        k.attention(att, q, s.cache.keys(seg.slot, l), s.cache.values(seg.slot, l), seg.pos0, seg.count, cfg, s.scores);
+        row += seg.count;
+      }
+      this.overwritten(s.att);
+      if (L.attn_sub_norm) this.rmsnorm(s.att, s.att, L.attn_sub_norm, T, D, s.actsD, L.attn_output);
+      this.linear(s.proj, s.att, T, L.attn_output, s.actsD);
       k.addInPlace(s.x, s.proj, T * D);
 
       // feed-forward
-      q8 = this.rmsnorm(s.xb, s.x, L.ffn_norm, T, D, s.actsD, L.ffn_gate);
-      q8 = this.matmul(s.gate, s.xb, T, L.ffn_gate, s.actsD, q8);
-      this.matmul(s.up, s.xb, T, L.ffn_up, s.actsD, q8);
+      this.rmsnorm(s.xb, s.x, L.ffn_norm, T, D, s.actsD, L.ffn_gate);
+      this.linear(s.gate, s.xb, T, L.ffn_gate, s.actsD);
+      this.linear(s.up, s.xb, T, L.ffn_up, s.actsD);
       k.gatedActivation(s.gate, s.up, T * F, cfg.activation);
-      q8 = L.ffn_sub_norm ? this.rmsnorm(s.gate, s.gate, L.ffn_sub_norm, T, F, s.actsF, L.ffn_down) : false;
-      this.matmul(s.proj, s.gate, T, L.ffn_down, s.actsF, q8);
+      this.overwritten(s.gate);
+      if (L.ffn_sub_norm) this.rmsnorm(s.gate, s.gate, L.ffn_sub_norm, T, F, s.actsF, L.ffn_down);
+      this.linear(s.proj, s.gate, T, L.ffn_down, s.actsF);
       k.addInPlace(s.x, s.proj, T * D);
     }
-    s.cache.length = pos0 + T;
 
-    // head: only the rows whose logits are wanted
-    const first = allLogits ? 0 : T - 1;
-    const rows = T - first;
-    const h = s.x.subarray(first * D, T * D);
-    const q8 = this.rmsnorm(h, h, w.output_norm, rows, D, s.actsD, w.output);
-    const out = s.logits.subarray(0, rows * cfg.vocabSize);
-    this.matmul(out, h, rows, w.output, s.actsD, q8);
+    // head: only the rows whose logits are wanted, moved to the front of x (x is not needed after this)
+    const R = this.gatherLogitRows(segments);
+    const h = s.x.subarray(0, R * D);
+    this.rmsnorm(h, h, w.output_norm, R, D, s.actsD, w.output);
+    const out = s.logits.subarray(0, R * cfg.vocabSize);
+    this.linear(out, h, R, w.output, s.actsD);
     return out;
+  }
+
+  /** Moves the rows the segments want logits for to rows 0..R-1 of x, in order, and returns R. */
+  private gatherLogitRows(segments: readonly BatchSegment[]): number {
+    const x = this.s.x;
+    const D = this.cfg.dim;
+    let row = 0;
+    let R = 0;
+    for (const seg of segments) {
+      const first = seg.logits === "all" ? row : seg.logits === "last" ? row + seg.count - 1 : row + seg.count;
+      for (let r = first; r < row + seg.count; r++, R++) if (r !== R) x.copyWithin(R * D, r * D, (r + 1) * D);
+      row += seg.count;
+    }
+    return R;
   }
 }

@@ -1,8 +1,9 @@
-
 /**
- * A loaded model: config, packed weights, tokenizer and one evaluation context (run state + KV cache).
- * This is what `loadModel` returns. It knows how to turn token ids into logits, reusing the cached
- * prefix of the previous call; text generation on top of it lives in src/generate.
+ * A loaded model: config, packed weights, tokenizer, kernels, and the run state that many sequences share
+ * (src/model/sequences.ts: one KV cache slot each, batched together step by step). This is what
+ * `loadModel` returns. Its synchronous calls (evaluate, step, logits) run at once on a sequence of their
+ * own, reusing the cached prefix of the previous call; `generate` and `chat` (src/generate) and explicit
+ * sequences (`createSequence`) run through the scheduler, so concurrent calls are batched, not mixed up.
  * Browser-safe: it reads through a ByteSource, never a path.
  */
 import { readGGUF, type GGUFFile } from "../formats/gguf/reader.ts";
@@ -12,11 +13,12 @@ import { chooseKernels } from "../kernels/select.ts";
 import type { ActQuantMode, Kernels } from "../kernels/types.ts";
 import { tokenizerFromGGUF } from "../tokenizer/index.ts";
 import type { Tokenizer } from "../tokenizer/types.ts";
-import { chat, generate, type ChatOptions, type FinishReason, type GenerateOptions, type GeneratedToken } from "../generate/generate.ts";
+import { chat, generate, type ChatOptions, type FinishReason, type GenerateOptions, type GeneratedToken, type GenerationHost } from "../generate/generate.ts";
 import type { ChatMessage } from "../generate/chat-template.ts";
 import { configFromMetadata, type ModelConfig } from "./config.ts";
-import { ContextOverflowError, DisposedError, InvalidArgumentError, InvalidFileError, MemoryLimitError } from "../errors.ts";
-import { ForwardPass, RunState } from "./forward.ts";
+import { DisposedError, InvalidArgumentError, InvalidFileError, MemoryLimitError } from "../errors.ts";
+import { ForwardPass, RunState, type RunOptions } from "./forward.ts";
+import { Sequence, SequenceEngine, SyncSequence, type StepStats } from "./sequences.ts";
 import type { KVCacheType } from "./kv-cache.ts";
 import { loadedWeightBytes, loadWeights, type HeadType, type ModelWeights } from "./weights.ts";
 
@@ -26,10 +28,15 @@ export type LoadProgressEvent =
   | { phase: "ready"; file: string; totalBytes: number };
 
 export interface ModelOptions {
-  /** Tokens the context holds (prompt + generated). Default: the model's training context, at most 4096. */
+  /** Tokens each sequence's context holds (prompt + generated). Default: the model's training context, at most 4096. */
   contextLength?: number;
-  /** Tokens evaluated per forward call during prompt processing. Default 256. */
+  /** Tokens evaluated per forward call (a prompt's chunks, or a batching step). Default 256. */
   batchSize?: number;
+  /**
+   * Sequences that can run at once (concurrent generations are batched together), each with a KV cache
+   * slot of contextLength tokens, placed on first use. Default 4.
+   */
+  parallel?: number;
   /** KV cache element type. Default "f32". */
   kvCacheType?: KVCacheType;
   /** Activation quantization before ternary matmuls: "token" (BitNet, default) or "block256" (llama.cpp's Q8_K). */
@@ -49,12 +56,35 @@ export interface ModelOptions {
   onProgress?: (event: LoadProgressEvent) => void;
 }
 
-export class BitNetModel {
+const DEFAULT_PARALLEL = 4;
+
+/** The run options the options ask for, checked (before anything is loaded) against the model. */
+function resolveRunOptions(config: ModelConfig, opts: ModelOptions): RunOptions & { batchSize: number } {
+  const positive = (name: keyof ModelOptions, v: unknown): number => {
+    if (!Number.isSafeInteger(v) || (v as number) < 1) throw InvalidArgumentError.forParam(name, `must be a positive integer, got ${String(v)}`);
+    return v as number;
+  };
+  const contextLength = positive("contextLength", opts.contextLength ?? Math.min(config.contextLength, 4096));
+  const batchSize = Math.min(positive("batchSize", opts.batchSize ?? 256), contextLength);
+  const sequences = positive("parallel", opts.parallel ?? DEFAULT_PARALLEL);
+  const kvCacheType = opts.kvCacheType ?? "f32";
+  if (kvCacheType !== "f32" && kvCacheType !== "f16") throw InvalidArgumentError.forParam("kvCacheType", `must be "f32" or "f16", got ${String(kvCacheType)}`);
+  const actQuant = opts.actQuant ?? "token";
+  if (actQuant !== "token" && actQuant !== "block256") throw InvalidArgumentError.forParam("actQuant", `must be "token" or "block256", got ${String(actQuant)}`);
+  // A step holds the next token of every sequence, so it is at least as wide as the number of sequences.
+  return { contextLength, batchSize, maxBatch: Math.max(batchSize, sequences), sequences, kvCacheType, actQuant };
+}
+
+export class BitNetModel implements GenerationHost {
   readonly contextLength: number;
   readonly batchSize: number;
+  /** Sequences that can run at once. */
+  readonly parallel: number;
+  /** Things about the options the caller may want to know (e.g. a context longer than the model was trained on). */
+  readonly warnings: readonly string[];
   private readonly pass: ForwardPass;
-  /** Tokens whose keys and values are in the cache, in order. */
-  private cached: number[] = [];
+  private readonly engine: SequenceEngine;
+  private readonly sync: SyncSequence;
   private disposed = false;
   /** Whether the model created the kernels (and so must close them); a caller's kernels stay the caller's. */
   private readonly ownsKernels: boolean;
@@ -75,13 +105,18 @@ export class BitNetModel {
     this.config = config;
     this.weights = weights;
     this.tokenizer = tokenizer;
-    const ctx = opts.contextLength ?? Math.min(config.contextLength, 4096);
-    if (!Number.isInteger(ctx) || ctx < 1) throw new InvalidArgumentError(`contextLength must be a positive integer, got ${opts.contextLength}`);
-    this.contextLength = ctx;
-    this.batchSize = Math.min(opts.batchSize ?? 256, ctx);
-    if (!Number.isInteger(this.batchSize) || this.batchSize < 1) throw new InvalidArgumentError(`batchSize must be a positive integer, got ${opts.batchSize}`);
-    const state = new RunState(config, { contextLength: ctx, maxBatch: this.batchSize, kvCacheType: opts.kvCacheType ?? "f32", actQuant: opts.actQuant ?? "token" }, kernels);
-    this.pass = new ForwardPass(config, weights, kernels, state, opts.actQuant ?? "token");
+    const run = resolveRunOptions(config, opts);
+    this.contextLength = run.contextLength;
+    this.batchSize = run.batchSize;
+    this.parallel = run.sequences;
+    this.warnings =
+      run.contextLength > config.contextLength
+        ? [`${fileName}: a context of ${run.contextLength} tokens is longer than the ${config.contextLength} the model was trained on; quality may drop past ${config.contextLength}`]
+        : [];
+    const state = new RunState(config, run, kernels);
+    this.pass = new ForwardPass(config, weights, kernels, state, run.actQuant);
+    this.engine = new SequenceEngine(this.pass, { contextLength: run.contextLength, maxBatch: run.maxBatch, slots: run.sequences, vocabSize: config.vocabSize, name: fileName });
+    this.sync = new SyncSequence(this.engine);
   }
 
   /** Reads a GGUF file from `source` and loads it (see fromFile). The source is closed on failure or dispose. */
@@ -115,27 +150,10 @@ export class BitNetModel {
       }
       const totalBytes = file.tensors.reduce((s, t) => s + t.byteSize, 0);
       const weightBytes = loadedWeightBytes(file, config, opts.headType);
+      const run = resolveRunOptions(config, opts);
       owned ??= opts.kernels ? undefined : await chooseKernels();
       const kernels = opts.kernels ?? (owned as CreatedKernels).kernels;
-      // Room for the run state too (RunState places it in the kernels' memory when it fits), without
-      // which an ordinary wasm memory would have to grow after the weights and detach them.
-      const ctx = opts.contextLength ?? Math.min(config.contextLength, 4096);
-      const run = { contextLength: ctx, maxBatch: Math.min(opts.batchSize ?? 256, ctx), kvCacheType: opts.kvCacheType ?? "f32", actQuant: opts.actQuant ?? "token" } as const;
-      const stateBytes = Number.isInteger(ctx) && ctx > 0 ? RunState.kernelBytes(config, run) : 0;
-      try {
-        kernels.reserve?.(weightBytes + stateBytes + 64 * 2 ** 20);
-      } catch {
-        try {
-          kernels.reserve?.(weightBytes + 64 * 2 ** 20); // over wasm32's 4 GiB with it: the run state stays in ordinary arrays
-        } catch (e) {
-          const gib = (weightBytes / 2 ** 30).toFixed(2);
-          throw new MemoryLimitError(
-            `${name}: ${gib} GiB of weights do not fit in WebAssembly's 4 GiB (wasm32) with the ${kernels.name} kernels` +
-              `${opts.headType === "q8_0" ? "" : '; headType "q8_0" (--head-type q8_0) halves an F16 head'}; the reference kernels (kernels: refKernels) have no such limit but are slow ` +
-              `(${(e as Error).message})`,
-          );
-        }
-      }
+      reserveMemory(kernels, weightBytes, config, run, name, opts.headType);
       const weights = await loadWeights(file, config, name, (p) => opts.onProgress?.({ file: name, ...p }), kernels.allocWeights?.bind(kernels), opts.headType);
       opts.onProgress?.({ phase: "ready", file: name, totalBytes });
       return new BitNetModel(file, name, config, weights, tokenizer, opts, kernels, owned);
@@ -161,79 +179,69 @@ export class BitNetModel {
     return this.pass.kernels.threads;
   }
 
-  /** Bytes held by the KV cache. */
+  /** Bytes the KV cache slots placed so far hold. */
   get kvCacheBytes(): number {
     return this.pass.s.cache.bytes;
+  }
+
+  /** Bytes of KV cache one sequence takes: layers · 2 · contextLength · KV · (4 for F32, 2 for F16). */
+  get kvBytesPerSequence(): number {
+    return this.pass.s.cache.bytesPerSequence;
+  }
+
+  /** Sequences running now, callers waiting for one, and a hook called after every batching step. */
+  get sequenceStats(): { busy: number; waiting: number; slots: number } {
+    return { busy: this.engine.busySlots, waiting: this.engine.waiting, slots: this.engine.slotCount };
+  }
+
+  set onStep(f: ((s: StepStats) => void) | null) {
+    this.engine.onStep = f;
   }
 
   private check(): void {
     if (this.disposed) throw new DisposedError(`${this.fileName}: the model was disposed`);
   }
 
-  private checkIds(ids: readonly number[]): void {
-    for (const id of ids) {
-      if (!Number.isInteger(id) || id < 0 || id >= this.config.vocabSize) {
-        throw new InvalidArgumentError(`${this.fileName}: token id ${id} is outside the vocabulary [0, ${this.config.vocabSize})`);
-      }
-    }
+  /**
+   * A sequence of its own for a caller that drives evaluation itself (scoring many requests at once, a
+   * server). Resolves when one of the `parallel` KV cache slots is free; `hint` (the first tokens) picks the
+   * slot that already holds most of them. Dispose it to give the slot back.
+   */
+  async createSequence(options: { hint?: readonly number[]; signal?: AbortSignal } = {}): Promise<Sequence> {
+    this.check();
+    return Sequence.open(this.engine, options.hint ?? [], options.signal);
   }
 
   /**
-   * Makes the cache hold exactly `ids` and returns the logits after the last one (a view into the run
-   * state, valid until the next call). The longest prefix already in the cache is not recomputed.
+   * Makes this model's own sequence hold exactly `ids` and returns the logits after the last one (a view
+   * into the run state, valid until the next call). The longest prefix already cached is not recomputed.
    */
   evaluate(ids: readonly number[]): Float32Array {
     this.check();
-    if (ids.length === 0) throw new InvalidArgumentError("evaluate: no tokens given");
-    if (ids.length > this.contextLength) {
-      throw new ContextOverflowError(`${ids.length} tokens do not fit the context of ${this.contextLength}`);
-    }
-    this.checkIds(ids);
-    let keep = 0;
-    const max = Math.min(this.cached.length, ids.length - 1); // at least the last token is run, to get its logits
-    while (keep < max && this.cached[keep] === ids[keep]) keep++;
-    this.cached.length = keep;
-    let logits: Float32Array | null = null;
-    for (let p = keep; p < ids.length; p += this.batchSize) {
-      const batch = ids.slice(p, Math.min(ids.length, p + this.batchSize));
-      logits = this.pass.forward(batch, p);
-      for (const id of batch) this.cached.push(id);
-    }
-    return logits as Float32Array;
+    return this.sync.evaluate(ids);
   }
 
-  /** Appends one token to the cached sequence and returns the next logits (the decode step). */
+  /** Appends one token to the model's own sequence and returns the next logits (the decode step). */
   step(id: number): Float32Array {
     this.check();
-    if (this.cached.length >= this.contextLength) throw new ContextOverflowError(`the context of ${this.contextLength} tokens is full`);
-    this.checkIds([id]);
-    const logits = this.pass.forward([id], this.cached.length);
-    this.cached.push(id);
-    return logits;
+    return this.sync.step(id);
   }
 
-  /** The logits after the last of `tokens` (a fresh copy), evaluated from the start of the context. */
+  /** The logits after the last of `tokens` (a fresh copy). */
   logits(tokens: readonly number[]): Float32Array {
     return this.evaluate(tokens).slice();
   }
 
-  /** Logits at every position of `tokens`, [T, V], for perplexity. Clears the cache first. */
+  /** Logits at every position of `tokens`, [T, V], for perplexity. */
   allLogits(tokens: readonly number[]): Float32Array {
     this.check();
-    if (tokens.length > this.contextLength) throw new ContextOverflowError(`${tokens.length} tokens do not fit the context of ${this.contextLength}`);
-    this.checkIds(tokens);
-    this.cached = [];
     const V = this.config.vocabSize;
     const out = new Float32Array(tokens.length * V);
-    for (let p = 0; p < tokens.length; p += this.batchSize) {
-      const batch = tokens.slice(p, Math.min(tokens.length, p + this.batchSize));
-      out.set(this.pass.forward(batch, p, true), p * V);
-      for (const id of batch) this.cached.push(id);
-    }
+    this.sync.evaluate(tokens, 0, (row, p) => out.set(row, p * V));
     return out;
   }
 
-  /** Streams a continuation of `prompt` (text, or token ids), one token at a time. */
+  /** Streams a continuation of `prompt` (text, or token ids), one token at a time, on a sequence of its own. */
   generate(prompt: string | readonly number[], options?: GenerateOptions, onFinish?: (reason: FinishReason, promptTokens: number, generatedTokens: number) => void): AsyncGenerator<GeneratedToken> {
     return generate(this, prompt, options, onFinish);
   }
@@ -244,6 +252,7 @@ export class BitNetModel {
   }
 
   tokenize(text: string, options?: { addBos?: boolean; special?: boolean }): number[] {
+    if (typeof text !== "string") throw InvalidArgumentError.forParam("text", `must be a string, got ${text === null ? "null" : typeof text}`);
     return this.tokenizer.encode(text, { addBos: options?.addBos, parseSpecial: options?.special });
   }
 
@@ -251,16 +260,45 @@ export class BitNetModel {
     return this.tokenizer.decode(ids);
   }
 
-  /** Forgets the cached sequence (the next call starts at position 0). */
+  /** Forgets what the model's own sequence holds (the next synchronous call starts at position 0). */
   reset(): void {
-    this.cached = [];
+    this.sync.reset();
   }
 
+  /** Ends pending work (its promises reject with a DisposedError), then frees the kernels if the model made them, and the file. */
   async dispose(): Promise<void> {
     if (this.disposed) return;
     this.disposed = true;
-    this.cached = [];
+    this.engine.close();
     if (this.ownsKernels) await this.pass.kernels.close?.();
     await this.file.source.close();
+  }
+}
+
+/**
+ * Grows the kernels' memory once, before the weights arrive, for the weights and the run state (every KV
+ * slot if it fits, else one): an ordinary wasm memory detaches what it holds when it grows later. Over
+ * wasm32's 4 GiB, the run state goes to ordinary arrays; weights alone over it are a MemoryLimitError.
+ */
+function reserveMemory(kernels: Kernels, weightBytes: number, config: ModelConfig, run: RunOptions, name: string, headType: HeadType | undefined): void {
+  if (!kernels.reserve) return;
+  const slack = 64 * 2 ** 20;
+  for (const slots of [run.sequences, 1]) {
+    try {
+      kernels.reserve(weightBytes + RunState.kernelBytes(config, run, slots) + slack);
+      return;
+    } catch {
+      // fewer slots next
+    }
+  }
+  try {
+    kernels.reserve(weightBytes + slack);
+  } catch (e) {
+    const gib = (weightBytes / 2 ** 30).toFixed(2);
+    throw new MemoryLimitError(
+      `${name}: ${gib} GiB of weights do not fit in WebAssembly's 4 GiB (wasm32) with the ${kernels.name} kernels` +
+        `${headType === "q8_0" ? "" : '; headType "q8_0" (--head-type q8_0) halves an F16 head'}; the reference kernels (kernels: refKernels) have no such limit but are slow ` +
+        `(${(e as Error).message})`,
+    );
   }
 }

@@ -7,11 +7,14 @@ import assert from "node:assert/strict";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { assertOneLineError, runCli } from "./run-cli.ts";
+import { execFileSync } from "node:child_process";
+import type { ChatMessage } from "../../src/generate/chat-template.ts";
+import { loadModel } from "../../src/index.ts";
+import { DEFAULT_MODEL, fixturePath } from "../helpers/fixtures.ts";
+import { assertOneLineError, repoRoot, runCli } from "./run-cli.ts";
 
-const FIX = new URL("../../../shared/fixtures/", import.meta.url).pathname;
-const TINY = `${FIX}bitnet-tiny-tq2_0.gguf`;
-const ref = JSON.parse(readFileSync(`${FIX}bitnet-tiny-tq2_0.ref.json`, "utf8"));
+const TINY = fixturePath("bitnet-tiny-tq2_0.gguf");
+const ref = JSON.parse(readFileSync(fixturePath("bitnet-tiny-tq2_0.ref.json"), "utf8"));
 
 describe("bitnet generate / logits / chat", () => {
   it("reproduces llama.cpp's greedy tokens (acceptance command)", async () => {
@@ -38,10 +41,29 @@ describe("bitnet generate / logits / chat", () => {
     assert.equal(a.stdout, b.stdout);
   });
 
-  it("chat answers each line of piped input and exits", async () => {
-    const r = await runCli(["chat", "-m", TINY, "-n", "4", "--temp", "0", "--ignore-eos"], "hello\n/reset\nagain\n");
+  it("chat answers each line of piped input, in order, with the conversation kept, and exits", async () => {
+    const r = await runCli(["chat", "-m", DEFAULT_MODEL, "-n", "6", "--temp", "0", "--ignore-eos"], "hello\n/reset\nagain\nthird\n");
     assert.equal(r.code, 0, r.stderr);
-    assert.ok(r.stdout.split("\n").length >= 3, r.stdout);
+    // The same conversation through the library: "hello"; reset; "again", then "third" after its reply.
+    const model = await loadModel(DEFAULT_MODEL, { threads: 1 });
+    try {
+      const reply = async (messages: ChatMessage[]) => {
+        let text = "";
+        for await (const t of model.chat(messages, { maxTokens: 6, temperature: 0, ignoreEos: true, overflow: "truncate" })) text += t.text;
+        return text;
+      };
+      const a = await reply([{ role: "user", content: "hello" }]);
+      const b = await reply([{ role: "user", content: "again" }]);
+      const c = await reply([{ role: "user", content: "again" }, { role: "assistant", content: b }, { role: "user", content: "third" }]);
+      assert.equal(r.stdout, `bitnet chat: /reset clears the conversation, /exit leaves.\n> ${a}\n> > ${b}\n> ${c}\n> `);
+    } finally {
+      await model.dispose();
+    }
+  });
+
+  it("a reader that goes away ends generate quietly (| head -1)", async () => {
+    const out = execFileSync("bash", ["-c", `"${process.execPath}" --import tsx src/cli/main.ts generate -n 200 --temp 0 --ignore-eos "And God said" | head -c 20; echo " status \${PIPESTATUS[0]}"`], { cwd: repoRoot, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+    assert.match(out, / status 0$/m);
   });
 
   it("bad input gives one line naming the problem, exit code 1, no stack trace", async () => {
@@ -53,9 +75,18 @@ describe("bitnet generate / logits / chat", () => {
       assertOneLineError(await runCli(["generate", "-m", join(dir, "none.gguf"), "-p", "x"]), /none\.gguf: no such file/);
       assertOneLineError(await runCli(["generate", "-m", TINY, "-p", "x", "--act-quant", "fp8"]), /--act-quant must be one of token, block256/);
       assertOneLineError(await runCli(["generate", "-m", TINY, "--prompt-ids", "1,2,x"]), /--prompt-ids/);
-      assertOneLineError(await runCli(["generate", "-m", TINY, "--prompt-ids", "1,2", "-n", "300", "-c", "256"]), /exceeds the context of 256 tokens/);
+      assertOneLineError(await runCli(["generate", "-m", TINY, "--prompt-ids", "1,2", "-n", "300", "-c", "256"]), /plus -n 300 exceeds the context of 256 tokens; .*lower -n, raise --ctx, or pass --truncate/);
+      assertOneLineError(await runCli(["generate", "-m", dir, "-p", "x"]), /is a directory/);
+      assertOneLineError(await runCli(["generate", "-m", TINY, "-p", "x", "--top-p", "2"]), /^bitnet: --top-p must be in \(0, 1\]/);
+      assertOneLineError(await runCli(["generate", "-m", TINY, "-p", "x", "--temp", "-1"]), /^bitnet: --temp must be >= 0/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it("a context longer than the model was trained on is a warning, as llama.cpp gives one", async () => {
+    const r = await runCli(["generate", "-m", DEFAULT_MODEL, "-p", "x", "-n", "2", "--ctx", "5000"]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /^bitnet: warning: .*a context of 5000 tokens is longer than the 256 the model was trained on/m);
   });
 });

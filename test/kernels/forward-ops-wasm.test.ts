@@ -283,9 +283,9 @@ test("without room in an ordinary memory, the run state stays in ordinary arrays
   const k = await createWasmKernels({ simd: "relaxed", shared: false });
   const model = await loadModel(file, { contextLength: 64, batchSize: 4, kernels: refKernels });
   try {
-    const state = new RunState(model.config, { contextLength: 4096, maxBatch: 64, kvCacheType: "f32", actQuant: "token" }, k);
+    const state = new RunState(model.config, { contextLength: 4096, maxBatch: 64, kvCacheType: "f32", actQuant: "token", sequences: 1 }, k);
     assert.equal(state.inKernelMemory, false);
-    assert.equal(k.arena.addressOf(state.cache.keys[0], "keys"), null);
+    assert.equal(k.arena.addressOf(state.cache.keys(0, 0), "keys"), null);
   } finally {
     await model.dispose();
   }

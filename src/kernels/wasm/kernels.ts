@@ -19,7 +19,7 @@
  * Not here: threads (threaded.ts splits the rows of a call over pool.ts's workers by overriding
  * runTernary and runFloat).
  */
-import { floatMatmulRef } from "../float-ref.ts";
+import { embedRef, floatMatmulRef } from "../float-ref.ts";
 import { checkQ8Matmul, q8MatmulRef } from "../q8-ref.ts";
 import { ternaryMatmulRef } from "../ternary-ref.ts";
 import { quantizeQ8_0Activations } from "../../quant/codecs/q8_0.ts";
@@ -125,6 +125,11 @@ export class WasmKernels implements Kernels {
    */
   allocScratch(bytes: number, align: number): Uint8Array {
     return this.arena.bytes(this.arena.alloc(bytes, Math.max(align, 64), "run state"), bytes);
+  }
+
+  /** Dequantizing a few rows is no work beside a forward pass: the reference's lookup, into the run state in place. */
+  embed(w: FloatMatrix, ids: ArrayLike<number>, out: Float32Array): void {
+    embedRef(w, ids, out);
   }
 
   quantizeActivations(x: Float32Array, tokens: number, cols: number, mode: ActQuantMode, out: QuantizedActivations): void {
