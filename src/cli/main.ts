@@ -12,6 +12,7 @@ import { registerGenerate } from "./generate.ts";
 import { registerInfo } from "./info.ts";
 import { registerLogits } from "./logits.ts";
 import { registerReproduce } from "./reproduce.ts";
+import { registerServe } from "./serve.ts";
 import { registerTrain } from "./train.ts";
 
 const program = new Command();
@@ -28,6 +29,7 @@ registerInfo(program);
 registerConvert(program);
 registerTrain(program);
 registerReproduce(program);
+registerServe(program);
 registerBench(program);
 
 // A reader that went away (`bitnet generate … | head -1`) ends the command quietly, as for any Unix filter.

@@ -51,7 +51,7 @@ function oneOf<T extends string>(name: string, value: string | undefined, allowe
   return value as T;
 }
 
-export async function openModel(flags: ModelFlags): Promise<BitNetModel> {
+export async function openModel(flags: ModelFlags, extra: { parallel?: number } = {}): Promise<BitNetModel> {
   const path = flags.model ?? defaultModelPath();
   if (!path) throw new Error("no model given: pass -m FILE (no embedded default model is installed)");
   if (!existsSync(path)) throw new Error(`${path}: no such file`);
@@ -66,6 +66,7 @@ export async function openModel(flags: ModelFlags): Promise<BitNetModel> {
       kvCacheType: oneOf("kv-type", flags.kvType, ["f32", "f16"] as const),
       actQuant: oneOf("act-quant", flags.actQuant, ["token", "block256"] as const),
       headType: oneOf("head-type", flags.headType, HEAD_TYPES),
+      parallel: extra.parallel,
       onProgress: bar.update,
     });
   } finally {
