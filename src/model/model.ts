@@ -76,11 +76,14 @@ export class BitNetModel {
     this.pass = new ForwardPass(config, weights, opts.kernels as Kernels, state, opts.actQuant ?? "token");
   }
 
-  static async load(source: ByteSource, opts: ModelOptions = {}): Promise<BitNetModel> {
+  /** Loads from a GGUF byte source, or from a GGUF file already opened (a Hugging Face checkpoint's virtual GGUF). */
+  static async load(input: ByteSource | GGUFFile, opts: ModelOptions = {}): Promise<BitNetModel> {
+    const opened = "readTensor" in input ? input : undefined;
+    const source = opened ? opened.source : (input as ByteSource);
     const name = source.name;
     try {
       opts.onProgress?.({ phase: "header", file: name });
-      const file = await readGGUF(source);
+      const file = opened ?? (await readGGUF(source));
       const config = configFromMetadata(file.metadata, name);
       const tokenizer = tokenizerFromGGUF(file.metadata, name);
       if (tokenizer.vocabSize !== config.vocabSize) {
