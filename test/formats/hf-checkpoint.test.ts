@@ -6,7 +6,6 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { test } from "node:test";
-import { fileURLToPath } from "node:url";
 import { loadModelFrom } from "../../src/core.ts";
 import { convertGGUF } from "../../src/convert/convert-gguf.ts";
 import { readGGUF } from "../../src/formats/gguf/reader.ts";
@@ -15,9 +14,8 @@ import { bufferSource } from "../../src/formats/source.ts";
 import type { BitNetModel } from "../../src/model/model.ts";
 import { openHFDir } from "../../src/node/hf-dir.ts";
 import { refKernels } from "../../src/kernels/ref.ts";
+import { HF_FIXTURES, HF_LAYOUTS as LAYOUTS } from "../helpers/hf-fixtures.ts";
 
-export const HF_FIXTURES = fileURLToPath(new URL("../fixtures/hf/", import.meta.url));
-export const LAYOUTS = ["bitnet-2b4t", "bitnet-2b4t-bf16", "1bitllm", "llama3-1.58-sharded"] as const;
 
 interface Reference {
   prompts: { prompt: string; ids: number[]; positions: number[]; logits: number[][]; greedy: number[] }[];
