@@ -9,6 +9,8 @@ import { registerConvert } from "./convert.ts";
 import { registerGenerate } from "./generate.ts";
 import { registerInfo } from "./info.ts";
 import { registerLogits } from "./logits.ts";
+import { registerModels } from "./models.ts";
+import { registerPull } from "./pull.ts";
 import { registerReproduce } from "./reproduce.ts";
 import { registerTrain } from "./train.ts";
 
@@ -27,6 +29,8 @@ registerConvert(program);
 registerTrain(program);
 registerReproduce(program);
 registerBench(program);
+registerPull(program);
+registerModels(program);
 
 try {
   await program.parseAsync(process.argv);
