@@ -37,7 +37,8 @@ export async function hubFetch(url: string, what: string, init: RequestInit = {}
     res = await fetch(url, { ...init, headers: { ...authHeaders(), ...(init.headers as Record<string, string>) }, redirect: "follow" });
   } catch (err) {
     const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-    throw new HubUnavailableError(`${what}: cannot reach ${new URL(url).origin} (${cause?.code ?? cause?.message ?? (err as Error).message})`, { cause: err });
+    const reason = (err as Error).name === "TimeoutError" ? "no answer within the time limit" : (cause?.code ?? cause?.message ?? (err as Error).message);
+    throw new HubUnavailableError(`${what}: cannot reach ${new URL(url).origin} (${reason})`, { cause: err });
   }
   if (res.status >= 500) throw new HubUnavailableError(`${what}: ${new URL(url).origin} answered HTTP ${res.status}`);
   return res;

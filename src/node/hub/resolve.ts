@@ -16,6 +16,7 @@ import { downloadFile, hubFetch, HubUnavailableError, type HubProgressEvent } fr
 export { isHubName, type HubProgressEvent };
 
 export const DEFAULT_ENDPOINT = "https://huggingface.co";
+const API_TIMEOUT_MS = 30_000;
 
 export interface ResolveOptions {
   onProgress?: (e: HubProgressEvent) => void;
@@ -100,7 +101,8 @@ export async function resolveHubModel(name: string, options: ResolveOptions = {}
   const repoPath = `${n.owner}/${n.repo}`;
   let info: { sha?: unknown; siblings?: unknown };
   try {
-    const res = await hubFetch(`${base}/api/models/${repoPath}/revision/${encodeURIComponent(n.revision)}?blobs=true`, what);
+    // A network that drops packets instead of refusing them must not hang the command: give up on the Hub after 30 s.
+    const res = await hubFetch(`${base}/api/models/${repoPath}/revision/${encodeURIComponent(n.revision)}?blobs=true`, what, { signal: AbortSignal.timeout(API_TIMEOUT_MS) });
     if (res.status === 401 || res.status === 403 || res.status === 404) {
       await res.body?.cancel();
       throw new InvalidFileError(`${what}: the Hub answered HTTP ${res.status} for revision '${n.revision}' (${res.status === 404 ? "no such repository or revision" : "a gated or private repository needs HF_TOKEN"})`);
