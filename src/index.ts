@@ -12,6 +12,9 @@ import { isHubName, resolveHubModel, type HubProgressEvent } from "./node/hub/re
 import { defaultThreads, selectNodeKernels } from "./node/wasm-select.ts";
 
 export * from "./core.ts";
+export { openHFDir } from "./node/hf-dir.ts";
+export { resolveHubModel, type HubProgressEvent, type ResolveOptions } from "./node/hub/resolve.ts";
+export { cacheRoot, listCachedModels, removeCachedModel, parseHubName, type CachedModel } from "./node/hub/cache.ts";
 
 export interface NodeModelOptions extends ModelOptions {
   /** Download progress of an `hf:` model (drawn by the CLI as a progress bar). */
