@@ -3,6 +3,7 @@
  * Node users import the package root (src/index.ts), which adds paths on top of this.
  */
 import { blobSource, bufferSource, type ByteSource } from "./formats/source.ts";
+import type { GGUFFile } from "./formats/gguf/reader.ts";
 import { BitNetModel, type ModelOptions } from "./model/model.ts";
 
 export { BitNetModel, type LoadProgressEvent, type ModelOptions } from "./model/model.ts";
@@ -25,6 +26,7 @@ export type { SamplingOptions } from "./generate/sampler.ts";
 export type { Tokenizer } from "./tokenizer/types.ts";
 export { readGGUF, type GGUFFile, type GGUFTensorInfo } from "./formats/gguf/reader.ts";
 export { bufferSource, blobSource, type ByteSource } from "./formats/source.ts";
+export { openHFCheckpoint, memoryDirectory, type HFCheckpoint, type HFDirectory } from "./formats/hf/index.ts";
 export type { Kernels } from "./kernels/types.ts";
 export { refKernels } from "./kernels/ref.ts";
 export { selectKernels, type SelectKernelsOptions } from "./kernels/select.ts";
@@ -38,7 +40,11 @@ export function toByteSource(input: ModelInput): ByteSource {
   return input as ByteSource;
 }
 
-/** Loads a GGUF model from bytes, a Blob (a browser File) or any ByteSource. */
-export function loadModelFrom(input: ModelInput, options?: ModelOptions): Promise<BitNetModel> {
-  return BitNetModel.load(toByteSource(input), options);
+/** Loads a GGUF model from bytes, a Blob (a browser File), any ByteSource, or an opened GGUFFile (e.g. `openHFCheckpoint`). */
+export function loadModelFrom(input: ModelInput | GGUFFile, options?: ModelOptions): Promise<BitNetModel> {
+  return isGGUFFile(input) ? BitNetModel.fromFile(input, options) : BitNetModel.load(toByteSource(input), options);
+}
+
+export function isGGUFFile(input: unknown): input is GGUFFile {
+  return typeof input === "object" && input !== null && "readTensor" in input && "tensors" in input;
 }

@@ -8,7 +8,10 @@ import { existsSync, statSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { convertGGUF, conversionWarnings, type ConvertResult } from "../convert/convert-gguf.ts";
 import { CONVERT_TARGETS, EMBEDDING_TYPES, isConvertTarget, isEmbeddingType } from "../convert/targets.ts";
-import { readGGUF } from "../formats/gguf/reader.ts";
+import { readGGUF, type GGUFFile } from "../formats/gguf/reader.ts";
+import { openHFDir } from "../node/hf-dir.ts";
+import { isHubName } from "../node/hub/resolve.ts";
+import { pullWithProgress } from "./pull.ts";
 import { typeName } from "../formats/gguf/types.ts";
 import { atomicFileSink, type AtomicFileSink } from "../node/atomic-file-sink.ts";
 import { openFileSource } from "../node/file-source.ts";
@@ -23,20 +26,23 @@ interface ConvertFlags {
 export function registerConvert(program: Command): void {
   program
     .command("convert")
-    .description("convert a GGUF model's linear layers to another ternary or float type")
-    .argument("<in>", "input GGUF file")
+    .description("convert a GGUF model, or a Hugging Face checkpoint directory, to a GGUF with its linear layers in a ternary or float type")
+    .argument("<in>", "input GGUF file, Hugging Face checkpoint directory, or hf:OWNER/REPO")
     .argument("<out>", "output GGUF file (written atomically; replaced if it exists)")
     .option("--type <type>", `type of the linear layers: ${CONVERT_TARGETS.join(", ")}`)
     .option("--embedding-type <type>", `type of token_embd and output: ${EMBEDDING_TYPES.join(", ")}`, "keep")
     .option("--requantize", "re-quantize (absmean, lossy) ternary tensors whose scales the target cannot hold")
-    .action(async (input: string, output: string, flags: ConvertFlags) => {
+    .action(async (name: string, output: string, flags: ConvertFlags) => {
       if (flags.type === undefined) throw new Error(`missing --type: one of ${CONVERT_TARGETS.join(", ")}`);
       if (!isConvertTarget(flags.type)) throw new Error(`--type must be one of ${CONVERT_TARGETS.join(", ")}, got '${flags.type}'`);
       if (!isEmbeddingType(flags.embeddingType)) throw new Error(`--embedding-type must be one of ${EMBEDDING_TYPES.join(", ")}, got '${flags.embeddingType}'`);
+      const input = isHubName(name) ? await pullWithProgress(name) : name;
       checkPaths(input, output);
-      const source = await openFileSource(input);
+      const dir = statSync(input).isDirectory();
+      const source = dir ? undefined : await openFileSource(input);
       const bar = byteProgressBar("converting");
       let sink: AtomicFileSink | undefined;
+      let opened: GGUFFile | undefined;
       // An interrupted conversion deletes its temporary file before exiting; OUT is never touched.
       const onSignal = (signal: NodeJS.Signals): void => {
         bar.stop();
@@ -46,7 +52,8 @@ export function registerConvert(program: Command): void {
       process.once("SIGTERM", onSignal);
       let result: ConvertResult;
       try {
-        const file = await readGGUF(source);
+        const file = source ? await readGGUF(source) : await openHFDir(input);
+        opened = file;
         sink = await atomicFileSink(output);
         result = await convertGGUF(file, sink, {
           type: flags.type,
@@ -58,7 +65,7 @@ export function registerConvert(program: Command): void {
         bar.stop();
         process.off("SIGINT", onSignal);
         process.off("SIGTERM", onSignal);
-        await source.close();
+        await (opened?.source ?? source)?.close();
       }
       for (const w of conversionWarnings(result)) process.stderr.write(`bitnet: warning: ${w}\n`);
       process.stdout.write(`${output}: ${result.fileSize} bytes; ${summary(result)}\n`);
@@ -67,7 +74,6 @@ export function registerConvert(program: Command): void {
 
 function checkPaths(input: string, output: string): void {
   if (!existsSync(input)) throw new Error(`${input}: no such file`);
-  if (statSync(input).isDirectory()) throw new Error(`${input}: is a directory, not a GGUF file`);
   if (resolve(input) === resolve(output)) throw new Error(`${output}: the output is the input file; write to another path`);
   if (existsSync(output)) {
     const a = statSync(input);

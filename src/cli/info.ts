@@ -21,16 +21,45 @@ import { readGGUF, type GGUFFile } from "../formats/gguf/reader.ts";
 import { GGUFValueType } from "../formats/gguf/value-types.ts";
 import { summarizeGGUF, type Json, type ModelInfo } from "../formats/gguf/summary.ts";
 import { openFileSource } from "../node/file-source.ts";
+import { BitNetError, InvalidFileError } from "../errors.ts";
+import { readSafetensors, type SafetensorsFile } from "../formats/safetensors/reader.ts";
+import { openHFDir } from "../node/hf-dir.ts";
+import { isHubName, resolveHubModel } from "../node/hub/resolve.ts";
 
 export function registerInfo(program: Command): void {
   program
     .command("info")
-    .description("show a GGUF file's metadata, tensors and bits per weight")
-    .argument("<file>", "GGUF file")
+    .description("show a GGUF file's, safetensors file's or Hugging Face checkpoint directory's metadata, tensors and bits per weight")
+    .argument("<file>", "GGUF file, .safetensors file, Hugging Face checkpoint directory, or hf:OWNER/REPO (cached)")
     .option("--json", "print one JSON object")
-    .action(async (path: string, flags: { json?: boolean }) => {
+    .action(async (arg: string, flags: { json?: boolean }) => {
+      // A Hub name shows what the cache holds for it, without the network.
+      const path = isHubName(arg) ? await resolveHubModel(arg, { env: { ...process.env, HF_HUB_OFFLINE: "1" } }) : arg;
       if (!existsSync(path)) throw new Error(`${path}: no such file`);
-      if (statSync(path).isDirectory()) throw new Error(`${path}: is a directory, not a GGUF file`);
+      if (statSync(path).isDirectory()) {
+        // A checkpoint directory is summarized as the GGUF bitnet-ts reads it as (every header, name and shape checked).
+        const ckpt = await openHFDir(path);
+        try {
+          const info: ModelInfo = { ...summarizeGGUF(ckpt), format: "hf-checkpoint", shards: ckpt.shards };
+          process.stdout.write(flags.json ? `${JSON.stringify(info, null, 2)}\n` : renderInfo(info, ckpt));
+        } finally {
+          await ckpt.source.close();
+        }
+        return;
+      }
+      if (path.endsWith(".safetensors")) {
+        const source = await openFileSource(path);
+        try {
+          const st = await readSafetensors(source).catch((err: unknown) => {
+            throw err instanceof BitNetError ? err : new InvalidFileError((err as Error).message, { cause: err });
+          });
+          const info = summarizeSafetensors(st);
+          process.stdout.write(flags.json ? `${JSON.stringify(info, null, 2)}\n` : renderSafetensorsInfo(info));
+        } finally {
+          await source.close();
+        }
+        return;
+      }
       const source = await openFileSource(path);
       try {
         const file = await readGGUF(source);
@@ -59,8 +88,13 @@ export function renderInfo(info: ModelInfo, file: GGUFFile): string {
   const md: Record<string, Json> = Object.fromEntries(
     Object.entries(info.metadata).map(([k, v]) => [k, Object.hasOwn(file.metadataTypes, k) && file.metadataTypes[k].type === GGUFValueType.FLOAT32 && typeof v === "number" ? shortestF32(v) : v]),
   );
-  lines.push(`file:            ${info.file} (${fmt(info.file_size)} bytes)`);
-  lines.push(`gguf version:    ${info.version} (alignment ${info.alignment}, tensor data at byte ${fmt(info.data_offset)})`);
+  if (info.format === "hf-checkpoint") {
+    lines.push(`directory:       ${info.file} (Hugging Face checkpoint: ${(info.shards ?? []).join(", ")})`);
+    lines.push(`read as:         a GGUF of ${fmt(info.file_size)} bytes (linear layers as i2_s, converted when loaded)`);
+  } else {
+    lines.push(`file:            ${info.file} (${fmt(info.file_size)} bytes)`);
+    lines.push(`gguf version:    ${info.version} (alignment ${info.alignment}, tensor data at byte ${fmt(info.data_offset)})`);
+  }
   lines.push(`architecture:    ${info.architecture ?? "(none)"}`);
   if (typeof md["general.name"] === "string") lines.push(`name:            ${md["general.name"]}`);
   if (typeof md["general.file_type"] === "number") lines.push(`file type:       ${md["general.file_type"]}${FILE_TYPES[md["general.file_type"]] ? ` (${FILE_TYPES[md["general.file_type"]]})` : ""}`);
@@ -128,4 +162,41 @@ function shortText(v: Json): string {
   const s = typeof v === "string" ? v : JSON.stringify(v);
   const oneLine = s.replace(/\n/g, "\\n");
   return oneLine.length > 100 ? `${oneLine.slice(0, 97)}...` : oneLine;
+}
+
+export interface SafetensorsInfo {
+  format: "safetensors";
+  file: string;
+  file_size: number;
+  metadata: Record<string, string>;
+  /** PyTorch order (rows first), as the file lists them. */
+  tensors: { name: string; dtype: string; shape: number[]; bytes: number }[];
+  parameters: number;
+  total_bytes: number;
+}
+
+/** A safetensors file's header: every entry was checked by the reader against the file. */
+export function summarizeSafetensors(st: SafetensorsFile): SafetensorsInfo {
+  const tensors = st.tensors.map((t) => ({ name: t.name, dtype: t.dtype, shape: [...t.shape], bytes: t.byteSize }));
+  return {
+    format: "safetensors",
+    file: st.source.name,
+    file_size: st.source.size,
+    metadata: { ...st.metadata },
+    tensors,
+    parameters: tensors.reduce((s, t) => s + t.shape.reduce((a, b) => a * b, 1), 0),
+    total_bytes: tensors.reduce((s, t) => s + t.bytes, 0),
+  };
+}
+
+export function renderSafetensorsInfo(info: SafetensorsInfo): string {
+  const lines = [`file:            ${info.file} (${fmt(info.file_size)} bytes, safetensors)`];
+  const meta = Object.entries(info.metadata);
+  lines.push("", meta.length > 0 ? "metadata:" : "metadata: (none)");
+  for (const [k, v] of meta) lines.push(`  ${k} = ${JSON.stringify(v.length > 80 ? `${v.slice(0, 80)}…` : v)}`);
+  lines.push("", `tensors (${info.tensors.length}, shapes rows first):`);
+  const w = Math.max(4, ...info.tensors.map((t) => t.name.length));
+  for (const t of info.tensors) lines.push(`  ${t.name.padEnd(w)}  ${t.dtype.padEnd(4)}  [${t.shape.join(", ")}]  ${fmt(t.bytes)} bytes`);
+  lines.push("", `parameters:      ${fmt(info.parameters)}`, `tensor bytes:    ${fmt(info.total_bytes)}`);
+  return `${lines.join("\n")}\n`;
 }

@@ -11,6 +11,8 @@ import { registerConvert } from "./convert.ts";
 import { registerGenerate } from "./generate.ts";
 import { registerInfo } from "./info.ts";
 import { registerLogits } from "./logits.ts";
+import { registerModels } from "./models.ts";
+import { registerPull } from "./pull.ts";
 import { registerReproduce } from "./reproduce.ts";
 import { registerServe } from "./serve.ts";
 import { registerTrain } from "./train.ts";
@@ -31,6 +33,8 @@ registerTrain(program);
 registerReproduce(program);
 registerServe(program);
 registerBench(program);
+registerPull(program);
+registerModels(program);
 
 // A reader that went away (`bitnet generate … | head -1`) ends the command quietly, as for any Unix filter.
 process.stdout.on("error", (e: NodeJS.ErrnoException) => {

@@ -4,11 +4,14 @@
  */
 import type { Command } from "commander";
 import { existsSync, statSync } from "node:fs";
+import { join } from "node:path";
 import { loadModel } from "../index.ts";
 import type { BitNetModel } from "../model/model.ts";
 import { HEAD_TYPES } from "../model/weights.ts";
 import { defaultModelPath } from "../node/default-model.ts";
 import { loadProgressBar } from "./progress.ts";
+import { isHubName } from "../node/hub/resolve.ts";
+import { pullWithProgress } from "./pull.ts";
 
 export interface ModelFlags {
   model?: string;
@@ -22,7 +25,7 @@ export interface ModelFlags {
 
 export function addModelFlags(cmd: Command): Command {
   return cmd
-    .option("-m, --model <file>", "GGUF model file (default: the embedded model)")
+    .option("-m, --model <file>", "GGUF model file, Hugging Face checkpoint directory, or hf:OWNER/REPO[:FILE] (default: the embedded model)")
     .option("-c, --ctx <n>", "context length in tokens (default: the model's, at most 4096)")
     .option("--kv-type <type>", "KV cache type: f32 or f16", "f32")
     .option("--act-quant <mode>", "activation quantization: token (BitNet) or block256 (llama.cpp's Q8_K)", "token")
@@ -54,12 +57,15 @@ function oneOf<T extends string>(name: string, value: string | undefined, allowe
 export async function openModel(flags: ModelFlags, extra: { parallel?: number } = {}): Promise<BitNetModel> {
   const path = flags.model ?? defaultModelPath();
   if (!path) throw new Error("no model given: pass -m FILE (no embedded default model is installed)");
-  if (!existsSync(path)) throw new Error(`${path}: no such file`);
-  if (statSync(path).isDirectory()) throw new Error(`${path}: is a directory, not a GGUF file`);
+  const local = isHubName(path) ? await pullWithProgress(path) : path;
+  if (!existsSync(local)) throw new Error(`${local}: no such file`);
+  if (statSync(local).isDirectory() && !existsSync(join(local, "config.json"))) {
+    throw new Error(`${local}: is a directory without config.json: neither a GGUF file nor a Hugging Face checkpoint`);
+  }
   const bar = loadProgressBar();
   let model: BitNetModel;
   try {
-    model = await loadModel(path, {
+    model = await loadModel(local, {
       threads: parseIntFlag("threads", flags.threads, 1),
       contextLength: parseIntFlag("ctx", flags.ctx, 1),
       batchSize: parseIntFlag("batch", flags.batch, 1),

@@ -21,6 +21,7 @@ import { tensorByteSize, typeName } from "../formats/gguf/types.ts";
 import { GGUFValueType, integerRange } from "../formats/gguf/value-types.ts";
 import { ggufMetadataEntries, writeGGUF, type GGUFMetadataEntry, type GGUFWriteProgress } from "../formats/gguf/writer.ts";
 import type { ByteSink } from "../formats/sink.ts";
+import { ACTIVATION_KEY, HIDDEN_ACTIVATION_KEY, defaultActivation } from "../model/config.ts";
 import { hasCodec } from "../quant/codecs/index.ts";
 import { castTensor } from "./float-cast.ts";
 import { convertLinear, type ConvertMethod } from "./linear.ts";
@@ -90,10 +91,16 @@ export function planConversion(input: GGUFFile, options: ConvertOptions): Planne
   });
 }
 
-/** The input's metadata, exact types kept, with `general.file_type` set to the target's llama_ftype. */
+/**
+ * The input's metadata, exact types kept, with `general.file_type` set to the target's llama_ftype, and the FFN
+ * activation stated under llama.cpp's key (`<arch>.hidden_activation`) next to ours whenever the file states it,
+ * or when the architecture's activation is not SiLU (llama.cpp's default for a BitNet graph without the key).
+ * A file that names no activation and runs SiLU keeps its metadata as it is.
+ */
 export function convertedMetadata(input: GGUFFile, target: ConvertTarget): GGUFMetadataEntry[] {
   const fileType = TARGET_FILE_TYPE[target];
   const entries = ggufMetadataEntries(input);
+  for (const e of activationEntries(input)) entries.push(e);
   const at = entries.findIndex((e) => e.key === GeneralKey.fileType);
   if (at < 0) return [...entries, { key: GeneralKey.fileType, value: fileType, type: { type: GGUFValueType.UINT32 } }];
   const old = entries[at];
@@ -142,6 +149,21 @@ export async function convertGGUF(input: GGUFFile, sink: ByteSink, options: Conv
     options.onProgress,
   );
   return { fileSize: layout.fileSize, tensors: done };
+}
+
+/** The activation keys `convertedMetadata` adds (our `feed_forward_activation` and llama.cpp's `hidden_activation`). */
+export function activationEntries(input: GGUFFile): GGUFMetadataEntry[] {
+  const arch = input.metadata[GeneralKey.architecture];
+  if (typeof arch !== "string") return [];
+  const ours = input.metadata[ACTIVATION_KEY(arch)];
+  const theirs = input.metadata[HIDDEN_ACTIVATION_KEY(arch)];
+  const mapped = theirs === "relu2" ? "relu2" : theirs === "silu" || theirs === "swish" || theirs === "swiglu" ? "silu" : undefined;
+  const activation = typeof ours === "string" ? ours : (mapped ?? defaultActivation(arch));
+  if (activation === undefined || (ours === undefined && theirs === undefined && activation === "silu")) return [];
+  const out: GGUFMetadataEntry[] = [];
+  if (ours === undefined) out.push({ key: ACTIVATION_KEY(arch), value: activation, type: { type: GGUFValueType.STRING } });
+  if (theirs === undefined) out.push({ key: HIDDEN_ACTIVATION_KEY(arch), value: activation, type: { type: GGUFValueType.STRING } });
+  return out;
 }
 
 /** One-line warnings about what a conversion lost (empty when it lost nothing it was not asked to). */

@@ -42,8 +42,20 @@ const ROPE_STYLE: Record<string, RopePairing> = {
 
 export const SUPPORTED_ARCHITECTURES = Object.keys(ROPE_STYLE);
 
+/** The FFN activation an architecture runs when the file names none (undefined for architectures we do not run). */
+export function defaultActivation(arch: string): GateActivation | undefined {
+  return Object.hasOwn(DEFAULT_ACTIVATION, arch) ? DEFAULT_ACTIVATION[arch] : undefined;
+}
+
 /** Metadata key that states the FFN activation explicitly ("silu" | "relu2"); bitnet-ts writes it, others may not. */
 export const ACTIVATION_KEY = (arch: string) => `${arch}.feed_forward_activation`;
+/**
+ * llama.cpp's key for the same fact (LLM_KV_HIDDEN_ACT, `%s.hidden_activation`), which its BitNet graph is
+ * being taught to read ("relu2" for 2B4T); bitnet-ts writes both and reads either.
+ */
+export const HIDDEN_ACTIVATION_KEY = (arch: string) => `${arch}.hidden_activation`;
+/** The values of `<arch>.hidden_activation` this engine runs, as llama.cpp names them. */
+const HIDDEN_ACTIVATION_VALUES: Record<string, GateActivation> = { silu: "silu", swish: "silu", swiglu: "silu", relu2: "relu2" };
 
 type Meta = Record<string, unknown>;
 
@@ -86,6 +98,17 @@ export function configFromMetadata(meta: Meta, file = "model"): ModelConfig {
   if (declared !== undefined) {
     if (declared !== "silu" && declared !== "relu2") throw new InvalidFileError(`${file}: metadata key '${ACTIVATION_KEY(arch)}' should be "silu" or "relu2", got ${JSON.stringify(declared)}`);
     activation = declared;
+  }
+  const hidden = meta[HIDDEN_ACTIVATION_KEY(arch)];
+  if (hidden !== undefined) {
+    const act = typeof hidden === "string" && Object.hasOwn(HIDDEN_ACTIVATION_VALUES, hidden) ? HIDDEN_ACTIVATION_VALUES[hidden] : undefined;
+    if (act === undefined) {
+      throw new Error(`${file}: metadata key '${HIDDEN_ACTIVATION_KEY(arch)}' is ${JSON.stringify(String(hidden)).slice(0, 40)}; bitnet-ts runs ${Object.keys(HIDDEN_ACTIVATION_VALUES).join(", ")}`);
+    }
+    if (declared !== undefined && act !== declared) {
+      throw new Error(`${file}: metadata keys '${ACTIVATION_KEY(arch)}' ("${declared}") and '${HIDDEN_ACTIVATION_KEY(arch)}' ("${String(hidden)}") disagree`);
+    }
+    activation = act;
   }
   const ropeDims = positiveInt(meta, k("rope.dimension_count"), file, headDim);
   if (ropeDims > headDim || ropeDims % 2 !== 0) throw new InvalidFileError(`${file}: ${k("rope.dimension_count")} ${ropeDims} must be even and at most the head size ${headDim}`);

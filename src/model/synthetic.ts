@@ -12,7 +12,7 @@ import { GGUFValueType } from "../formats/gguf/value-types.ts";
 import { Rng } from "../generate/rng.ts";
 import { codecFor } from "../quant/codecs/index.ts";
 import type { GateActivation } from "../kernels/types.ts";
-import { ACTIVATION_KEY } from "./config.ts";
+import { ACTIVATION_KEY, HIDDEN_ACTIVATION_KEY } from "./config.ts";
 
 export type SyntheticLinearType = "tq2_0" | "tq1_0" | "i2_s" | "f16" | "f32";
 
@@ -129,7 +129,7 @@ export function syntheticModel(spec: SyntheticSpec): { header: GGUFWriteHeader; 
     { key: archKey(arch, "headCountKv"), value: nKvHeads, type: u32 },
     { key: archKey(arch, "rmsEpsilon"), value: 1e-5, type: f32 },
     { key: archKey(arch, "ropeFreqBase"), value: spec.ropeTheta ?? 500000, type: f32 },
-    ...(spec.activation ? [{ key: ACTIVATION_KEY(arch), value: spec.activation }] : []),
+    ...(spec.activation ? [{ key: ACTIVATION_KEY(arch), value: spec.activation }, { key: HIDDEN_ACTIVATION_KEY(arch), value: spec.activation }] : []),
     ...vocabulary(V),
   ];
   const lin = TYPE_ID[spec.linearType];

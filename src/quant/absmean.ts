@@ -14,7 +14,7 @@
  * GGUF quantizer (TQ uses per-block absmax and roundf, I2_S uses the sign; see codecs/).
  */
 
-import { f32 } from "./round.ts";
+import { f32, roundHalfEven } from "./round.ts";
 
 export interface AbsmeanResult {
   /** One code in {-1, 0, 1} per weight, in the order of `w`. */
@@ -60,4 +60,26 @@ export function quantizeAbsmean(w: Float32Array, what = "weights", out?: Int8Arr
 export function dequantizeAbsmean(codes: Int8Array, gamma: number, out: Float32Array = new Float32Array(codes.length)): Float32Array {
   for (let i = 0; i < codes.length; i++) out[i] = codes[i] * gamma;
   return out;
+}
+
+/**
+ * The same rule as transformers computes it at load for `quantization_mode: "online"` (AutoBitLinear's
+ * WeightQuant) and as 1bitLLM's BitLinear does on every forward, in float32 throughout:
+ *
+ *   s = fl(1 / fl(max(mean|W|, 1e-5))),   code = clamp(roundHalfEven(fl(w·s)), -1, 1),   value = fl(code / s).
+ *
+ * So γ here is fl(1/s), which can differ from fl(mean|W|) in the last bit, and a weight within a float32 ulp of
+ * ±γ/2 can round the other way than `quantizeAbsmean` rounds it. mean|W| is accumulated in float64 and rounded
+ * once (torch's float32 reduction order is its own; the two differ by at most a rounding of the mean).
+ */
+export function quantizeAbsmeanOnline(w: Float32Array, what = "weights", out?: Int8Array): AbsmeanResult {
+  const mean = absmeanGamma(w, what);
+  const s = f32(1 / mean);
+  const codes = out ?? new Int8Array(w.length);
+  if (codes.length < w.length) throw new Error(`${what}: output holds ${codes.length} codes, need ${w.length}`);
+  for (let i = 0; i < w.length; i++) {
+    const q = roundHalfEven(f32(w[i] * s));
+    codes[i] = q > 1 ? 1 : q < -1 ? -1 : q;
+  }
+  return { codes, gamma: f32(1 / s) };
 }

@@ -6,7 +6,7 @@
 
 import { mergeSymbols } from "./merge.ts";
 import { utf8Encode } from "./utf8.ts";
-import type { Vocab } from "./vocab.ts";
+import { mergeKey, type Vocab } from "./vocab.ts";
 
 export class SpmTokenizer {
   private readonly vocab: Vocab;
@@ -35,8 +35,11 @@ export class SpmTokenizer {
     if (count === 0) return;
     const len = new Int32Array(count);
     for (let i = 0; i < count; i++) len[i] = (i + 1 < count ? start[i + 1] : text.length) - start[i];
-    // The highest score merges first: priorities are negated scores (exact, and ties stay ties).
+    // The highest score merges first: priorities are negated scores (exact, and ties stay ties). A vocabulary with
+    // merge ranks (from a Hugging Face tokenizer.json) merges only listed pairs, lowest rank first.
+    const ranks = this.vocab.bpeRanks;
     const next = mergeSymbols(len, (left, right) => {
+      if (ranks.size > 0) return ranks.get(mergeKey(text.substr(start[left], len[left]), text.substr(start[right], len[right])));
       const id = idOf.get(text.substr(start[left], len[left] + len[right]));
       return id === undefined ? undefined : -scores[id];
     });

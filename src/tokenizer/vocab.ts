@@ -107,6 +107,9 @@ export function vocabFromGGUF(meta: Metadata, what = "GGUF metadata"): Vocab {
   let cleanSpaces: boolean;
   let bpeRanks = new Map<string, number>();
   if (model === "llama") {
+    // A SentencePiece-style vocabulary from a Hugging Face BPE tokenizer.json merges by its merge ranks, as the
+    // HF BPE model does (src/formats/hf/tokenizer.ts marks it); llama.cpp's files merge by score.
+    if (readBool(meta, "tokenizer.bitnet.use_merges", what) === true) bpeRanks = readMerges(meta, what);
     Object.assign(ids, { bos: 1, eos: 2, unk: 0 });
     addBos = true;
     addSpacePrefix = true;

@@ -36,7 +36,7 @@ import { Arch, GeneralKey, archKey, metadataEntry } from "../formats/gguf/names.
 import { GGMLType, tensorByteSize } from "../formats/gguf/types.ts";
 import { writeGGUF, type GGUFMetadataEntry, type GGUFTensorSpec, type GGUFWriteHeader, type GGUFWriteProgress } from "../formats/gguf/writer.ts";
 import type { ByteSink } from "../formats/sink.ts";
-import { ACTIVATION_KEY } from "../model/config.ts";
+import { ACTIVATION_KEY, HIDDEN_ACTIVATION_KEY } from "../model/config.ts";
 import { dequantizeAbsmean, quantizeAbsmean } from "../quant/absmean.ts";
 import { codecFor, ternaryCodecFor } from "../quant/codecs/index.ts";
 import { f16ToF32, f32ToF16 } from "../quant/half.ts";
@@ -101,6 +101,8 @@ function hyperparameters(c: TrainConfig, arch: string, contextLength: number): G
     metadataEntry(archKey(arch, "ropeFreqBase"), c.ropeTheta),
     metadataEntry(archKey(arch, "rmsEpsilon"), c.normEps),
     { key: ACTIVATION_KEY(arch), value: c.activation },
+    // llama.cpp's spelling of the same fact, so that its BitNet graph runs ReLU² models with ReLU².
+    { key: HIDDEN_ACTIVATION_KEY(arch), value: c.activation },
   ];
 }
 

@@ -81,6 +81,7 @@ for (const [activation, arch] of [["silu", "bitnet"], ["relu2", "bitnet-b1.58"]]
       [`${arch}.rope.freq_base`, 10000, GGUFValueType.FLOAT32],
       [`${arch}.attention.layer_norm_rms_epsilon`, Math.fround(1e-5), GGUFValueType.FLOAT32],
       [`${arch}.feed_forward_activation`, activation, GGUFValueType.STRING],
+      [`${arch}.hidden_activation`, activation, GGUFValueType.STRING],
       ["tokenizer.ggml.model", "gpt2", GGUFValueType.STRING],
       ["tokenizer.ggml.pre", "gpt-2", GGUFValueType.STRING],
       ["tokenizer.ggml.bos_token_id", vocab.bos, GGUFValueType.UINT32],

@@ -34,6 +34,10 @@ export interface TokenizerSummary {
 }
 
 export interface ModelInfo {
+  /** "gguf", or "hf-checkpoint" for a Hugging Face directory summarized as the GGUF bitnet-ts reads it as. */
+  format?: "gguf" | "hf-checkpoint";
+  /** The safetensors files of a checkpoint directory. */
+  shards?: string[];
   file: string;
   file_size: number;
   version: number;
