@@ -9,7 +9,7 @@ import { MAX_TOP_LOGPROBS, tokenLogprobs, type GenerateOptions } from "../genera
 import type { BitNetModel } from "../model/model.ts";
 import type { CompletionRequest, ChatCompletionRequest } from "./protocol.ts";
 
-type Sampling = Pick<ChatCompletionRequest & CompletionRequest, "temperature" | "top_p" | "top_k" | "min_p" | "seed" | "stop" | "presence_penalty" | "frequency_penalty" | "repeat_penalty">;
+type Sampling = Pick<ChatCompletionRequest & CompletionRequest, "temperature" | "top_p" | "top_k" | "min_p" | "seed" | "stop" | "presence_penalty" | "frequency_penalty" | "repeat_penalty" | "ignore_eos">;
 
 /** The request's sampling fields as GenerateOptions (absent fields keep llama.cpp's defaults). */
 export function samplingOptions(r: Sampling): GenerateOptions {
@@ -23,6 +23,7 @@ export function samplingOptions(r: Sampling): GenerateOptions {
   if (r.presence_penalty != null) o.presencePenalty = r.presence_penalty;
   if (r.frequency_penalty != null) o.frequencyPenalty = r.frequency_penalty;
   if (r.repeat_penalty != null) o.repeatPenalty = r.repeat_penalty;
+  if (r.ignore_eos != null) o.ignoreEos = r.ignore_eos;
   return o;
 }
 

@@ -20,6 +20,8 @@ const sampling = {
   presence_penalty: z.number().min(-2).max(2).nullish(),
   frequency_penalty: z.number().min(-2).max(2).nullish(),
   repeat_penalty: z.number().gt(0).nullish(),
+  /** llama-server's extension: keep generating past end-of-generation tokens. */
+  ignore_eos: z.boolean().nullish(),
   n: z.literal(1, { error: "n must be 1: one choice per prompt" }).nullish(),
   stream: z.boolean().nullish(),
   stream_options: z.object({ include_usage: z.boolean().optional() }).nullish(),
