@@ -131,6 +131,13 @@ export function resolveSamplingOptions(options: SamplingOptions = {}): ResolvedS
 
 const f32 = Math.fround;
 
+/** Index of the largest value; the lowest index wins a tie, as in llama.cpp's greedy sampler. */
+export function argmax(values: ArrayLike<number>): number {
+  let best = 0;
+  for (let i = 1; i < values.length; i++) if (values[i] > values[best]) best = i;
+  return best;
+}
+
 export class Sampler {
   readonly vocabSize: number;
   readonly options: Readonly<ResolvedSamplingOptions>;
@@ -265,8 +272,7 @@ export class Sampler {
   /** Highest penalized logit, ties to the lowest id. */
   private argmax(): number {
     const work = this.work;
-    let best = 0;
-    for (let i = 1; i < work.length; i++) if (work[i] > work[best]) best = i;
+    const best = argmax(work);
     if (work[best] === -Infinity) throw new Error("Sampler: every logit is -Infinity, nothing can be sampled");
     return best;
   }

@@ -9,6 +9,8 @@
  *   - otherwise, per 256-value chunk c:  y = Σ_c f32(dot_c · f32(scale_c · factor_c)), summed in float32.
  * Not here: activation quantization (quant/absmax.ts) and anything fast.
  */
+import { TQ1_0_BLOCK_BYTES } from "../quant/codecs/tq1_0.ts";
+import { TQ2_0_BLOCK_BYTES } from "../quant/codecs/tq2_0.ts";
 import type { QuantizedActivations, TernaryMatrix } from "./types.ts";
 
 const fround = Math.fround;
@@ -68,17 +70,16 @@ function dotI2s(data: Uint8Array, start: number, len: number, q: Int8Array, x: n
   return sum;
 }
 
-const TQ2_BLOCK_BYTES = 66;
-const TQ1_BLOCK_BYTES = 54;
+
 
 /** Integer dot of row `r` chunk `c` (256 values) against activations starting at `x`. */
 function chunkDot(w: TernaryMatrix, r: number, c: number, q: Int8Array, x: number, len: number): number {
   const blocksPerRow = w.cols / CHUNK;
   switch (w.format) {
     case "tq2_0":
-      return dotTq2Block(w.data, (r * blocksPerRow + c) * TQ2_BLOCK_BYTES, q, x);
+      return dotTq2Block(w.data, (r * blocksPerRow + c) * TQ2_0_BLOCK_BYTES, q, x);
     case "tq1_0":
-      return dotTq1Block(w.data, (r * blocksPerRow + c) * TQ1_BLOCK_BYTES, q, x);
+      return dotTq1Block(w.data, (r * blocksPerRow + c) * TQ1_0_BLOCK_BYTES, q, x);
     case "i2_s":
       return dotI2s(w.data, r * w.cols + c * CHUNK, len, q, x);
   }

@@ -6,9 +6,13 @@
  * Shape legend used across kernels and the model:
  *   T = tokens in the batch, K = input features (GGUF ne[0]), N = output features (ne[1]).
  */
+import { GGMLType } from "../formats/gguf/types.ts";
 
 /** Ternary layouts the kernels read directly, without unpacking the whole matrix. */
 export type TernaryFormat = "tq2_0" | "tq1_0" | "i2_s";
+
+/** Each ternary layout's ggml type id (src/formats/gguf/types.ts holds its block geometry). */
+export const TERNARY_TYPE = { tq2_0: GGMLType.TQ2_0, tq1_0: GGMLType.TQ1_0, i2_s: GGMLType.I2_S } as const satisfies Record<TernaryFormat, number>;
 
 /** A ternary weight matrix [N, K] exactly as the file stores it. */
 export interface TernaryMatrix {

@@ -11,6 +11,8 @@ import { InvalidArgumentError, InvalidFileError, UnsupportedModelError } from ".
 import type { GGUFFile, GGUFTensorInfo } from "../formats/gguf/reader.ts";
 import { elementCount, GGMLType, typeName } from "../formats/gguf/types.ts";
 import { codecFor } from "../quant/codecs/index.ts";
+import { TQ1_0_BLOCK_BYTES } from "../quant/codecs/tq1_0.ts";
+import { TQ2_0_BLOCK_BYTES } from "../quant/codecs/tq2_0.ts";
 import { encodeQ8_0Blocks, Q8_0_BLOCK, q8_0Bytes } from "../quant/codecs/q8_0.ts";
 import { f32View, u16View } from "../quant/codecs/float.ts";
 import { bf16ArrayToF32, f16ArrayToF32, f16ToF32 } from "../quant/half.ts";
@@ -69,7 +71,7 @@ export type HeadType = "keep" | "q8_0";
 export const HEAD_TYPES: readonly HeadType[] = ["keep", "q8_0"];
 /** Source bytes quantized per slab when a head is converted at load. */
 const SLAB_BYTES = 16 * 2 ** 20;
-const TQ_BLOCK_BYTES: Record<string, number> = { tq2_0: 66, tq1_0: 54 };
+const TQ_BLOCK_BYTES: Record<string, number> = { tq2_0: TQ2_0_BLOCK_BYTES, tq1_0: TQ1_0_BLOCK_BYTES };
 
 
 function ternaryMatrix(name: string, format: TernaryFormat, rows: number, cols: number, data: Uint8Array): TernaryMatrix {

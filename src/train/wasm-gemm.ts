@@ -19,14 +19,11 @@
  */
 import { WasmArena } from "../kernels/wasm/arena.ts";
 import { detectWasmFeatures } from "../kernels/wasm/features.ts";
-import { compileKernels, instantiateKernels } from "../kernels/wasm/module.ts";
+import { compileKernels, instantiateKernels, type KernelExports } from "../kernels/wasm/module.ts";
 import { jsGemm, matmulBackwardInputNaive, matmulBackwardWeightNaive, matmulForwardNaive, type Gemm } from "./matmul.ts";
 
-/** The module's GEMM exports (assembly/f32-gemm.ts); pointers are byte offsets, bools 0/1. */
-export interface F32GemmExports {
-  f32Gemm(J: number, K: number, a: number, aM: number, aK: number, b: number, bK: number, bJ: number, c: number, ldc: number, accumulate: number, work: number, m0: number, m1: number): void;
-  f32GemmWorkBytes(): number;
-}
+/** The module's GEMM exports (assembly/f32-gemm.ts). */
+export type F32GemmExports = Pick<KernelExports, "f32Gemm" | "f32GemmWorkBytes">;
 
 /** One GEMM call for f32Gemm: C[M, J] (=|+=) A[M, K] · B[K, J], operands as views with their strides. */
 interface GemmCall {
@@ -54,7 +51,7 @@ export async function createWasmGemm(options: WasmGemmOptions = {}): Promise<Was
   const shared = options.shared ?? detectWasmFeatures().sharedMemory;
   const arena = new WasmArena(shared, options.initialBytes);
   const module = await compileKernels("simd128", shared);
-  const exports = (await instantiateKernels(module, arena.memory)) as unknown as F32GemmExports; // the kernel module also exports f32Gemm
+  const exports = await instantiateKernels(module, arena.memory);
   return new WasmGemm(arena, exports);
 }
 

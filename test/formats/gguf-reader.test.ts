@@ -1,14 +1,14 @@
 /**
  * The GGUF reader against the independent @huggingface/gguf reader on every fixture (written by
  * gguf-py and bitnet.cpp's llama-quantize), plus tensor sizes from the format definitions,
- * lazy reading, the typed getters, and a header written by @huggingface/gguf's own serializer.
+ * lazy reading, and a header written by @huggingface/gguf's own serializer.
  */
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { basename } from "node:path";
 import { GGUFValueType as TheirValueType, serializeGgufMetadata, type GGUFTypedMetadata } from "@huggingface/gguf";
-import { getArray, getBoolean, getInteger, getNumber, getNumberArray, getString, getStringArray, readGGUF, type GGUFFile } from "../../src/formats/gguf/reader.ts";
+import { readGGUF, type GGUFFile } from "../../src/formats/gguf/reader.ts";
 import { bufferSource, type ByteSource } from "../../src/formats/source.ts";
 import { openFileSource } from "../../src/node/file-source.ts";
 import { fixtureGGUFs, readWithHuggingFace } from "./helpers.ts";
@@ -113,26 +113,6 @@ describe("GGUF reader reads tensor bytes", () => {
     const t = await file.readTensor("w");
     assert.equal(counted.bytesRead() - before, big);
     assert.ok(t.every((b) => b === 7));
-  });
-});
-
-describe("GGUF typed getters", () => {
-  it("return typed values and name the file and key when they cannot", async () => {
-    const path = fixtureGGUFs.find((p) => p.endsWith("bitnet-tiny-tq2_0.gguf")) as string;
-    const file = await readGGUF(bufferSource(readFileSync(path), path));
-    assert.equal(getString(file, "general.architecture"), "bitnet");
-    assert.equal(getInteger(file, "bitnet.embedding_length"), 256);
-    assert.equal(getNumber(file, "bitnet.attention.layer_norm_rms_epsilon"), Math.fround(1e-5));
-    assert.equal(getBoolean(file, "tokenizer.ggml.add_bos_token"), false);
-    assert.equal(getStringArray(file, "tokenizer.ggml.tokens").length, 512);
-    assert.equal(getNumberArray(file, "tokenizer.ggml.scores").length, 512);
-    assert.equal(getArray(file, "tokenizer.ggml.token_type").length, 512);
-    assert.equal(getNumber(file, "bitnet.missing", 7), 7);
-    assert.throws(() => getNumber(file, "bitnet.missing"), /bitnet-tiny-tq2_0\.gguf: metadata key 'bitnet\.missing' is missing/);
-    assert.throws(() => getNumber(file, "general.architecture"), /bitnet-tiny-tq2_0\.gguf: metadata key 'general\.architecture' is a string, expected a number/);
-    assert.throws(() => getString(file, "bitnet.block_count"), /metadata key 'bitnet\.block_count' is a number, expected a string/);
-    assert.throws(() => getNumberArray(file, "tokenizer.ggml.tokens"), /metadata key 'tokenizer\.ggml\.tokens'\[0\] is a string, expected a number/);
-    assert.throws(() => getInteger(file, "bitnet.rope.freq_base", 1) && getInteger(file, "bitnet.attention.layer_norm_rms_epsilon"), /expected an integer/);
   });
 });
 

@@ -5,11 +5,11 @@
 import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { gguf } from "@huggingface/gguf";
 import { prng } from "../helpers/prng.ts";
 
-export const fixturesDir = fileURLToPath(new URL("../../../shared/fixtures/", import.meta.url));
+import { FIXTURES_DIR as fixturesDir } from "../helpers/fixtures.ts";
+export { fixturesDir };
 export const fixtureGGUFs = readdirSync(fixturesDir)
   .filter((f) => f.endsWith(".gguf"))
   .sort()

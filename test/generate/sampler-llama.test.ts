@@ -12,7 +12,7 @@ import { readFileSync } from "node:fs";
 import { getLlama, type Llama, type LlamaModel, type LlamaContext, type LlamaContextSequence } from "node-llama-cpp";
 import { Sampler } from "../../src/generate/sampler.ts";
 
-const FIXTURES = "/work/shared/fixtures";
+import { FIXTURES_DIR as FIXTURES } from "../helpers/fixtures.ts";
 const prompt: number[] = JSON.parse(readFileSync(`${FIXTURES}/bitnet-tiny-tq2_0.ref.json`, "utf8")).prompt;
 const VOCAB = 512;
 

@@ -104,12 +104,8 @@ function logitsToArray(logits: Map<Token, number> | undefined, what: string): Fl
   return out;
 }
 
-/** Index of the largest value; the lowest index wins a tie, as in llama.cpp's greedy sampler. */
-export function argmax(values: ArrayLike<number>): number {
-  let best = 0;
-  for (let i = 1; i < values.length; i++) if (values[i] > values[best]) best = i;
-  return best;
-}
+import { argmax } from "../../src/generate/sampler.ts";
+export { argmax };
 
 /** Evaluates `tokens` after whatever the sequence already holds and returns the logits after the last one. */
 async function evaluateLast(sequence: LlamaContextSequence, tokens: readonly number[], what: string): Promise<Float32Array> {

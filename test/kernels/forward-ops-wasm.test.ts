@@ -16,6 +16,7 @@ import { RunState } from "../../src/model/forward.ts";
 import { f32FromBits } from "../../src/quant/half.ts";
 import { gaussian, prng } from "../helpers/prng.ts";
 import { firstBitDifference } from "./helpers.ts";
+import { fixturePath } from "../helpers/fixtures.ts";
 
 const BUILDS: WasmSimd[] = ["relaxed", "simd128"];
 
@@ -260,7 +261,7 @@ test("allocState places the run state in a shared memory, and refuses to grow an
 });
 
 test("a model on an ordinary (non-shared) memory gets its run state placed there too, and computes what the shared one does", async () => {
-  const file = new URL("../../../shared/fixtures/bitnet-tiny-tq2_0.gguf", import.meta.url).pathname;
+  const file = fixturePath("bitnet-tiny-tq2_0.gguf");
   const plainKernels = await createWasmKernels({ simd: "relaxed", shared: false });
   const sharedKernels = await createWasmKernels({ simd: "relaxed", shared: true });
   const plain = await loadModel(file, { contextLength: 64, batchSize: 4, kernels: plainKernels, kvCacheType: "f16" });
@@ -279,7 +280,7 @@ test("a model on an ordinary (non-shared) memory gets its run state placed there
 });
 
 test("without room in an ordinary memory, the run state stays in ordinary arrays and the kernels copy", async () => {
-  const file = new URL("../../../shared/fixtures/bitnet-tiny-tq2_0.gguf", import.meta.url).pathname;
+  const file = fixturePath("bitnet-tiny-tq2_0.gguf");
   const k = await createWasmKernels({ simd: "relaxed", shared: false });
   const model = await loadModel(file, { contextLength: 64, batchSize: 4, kernels: refKernels });
   try {

@@ -4,11 +4,12 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { loadModel } from "../../src/index.ts";
+import { argmax } from "../../src/generate/sampler.ts";
 import { refKernels } from "../../src/kernels/ref.ts";
 import { createWasmKernels } from "../../src/kernels/wasm/kernels.ts";
 import type { ActQuantMode } from "../../src/kernels/types.ts";
 
-const FIX = new URL("../../../shared/fixtures/", import.meta.url).pathname;
+import { FIXTURES_DIR as FIX } from "../helpers/fixtures.ts";
 const PROMPT = [1, 260, 300, 280, 400, 311, 270];
 
 for (const file of ["bitnet-tiny-tq2_0.gguf", "bitnet-small-tq1_0.gguf", "bitnet-b158-tiny-i2_s.gguf"]) {
@@ -24,7 +25,6 @@ for (const file of ["bitnet-tiny-tq2_0.gguf", "bitnet-small-tq1_0.gguf", "bitnet
       let scale = 0;
       for (const v of want) scale = Math.max(scale, Math.abs(v));
       for (let i = 0; i < want.length; i++) assert.ok(Math.abs(got[i] - want[i]) <= 1e-5 * scale, `logit ${i}: ${got[i]} vs ${want[i]}`);
-      const argmax = (a: Float32Array) => a.reduce((best, v, i) => (v > a[best] ? i : best), 0);
       assert.equal(argmax(got), argmax(want));
       await ref.dispose();
       await wasm.dispose();

@@ -14,7 +14,7 @@ import type { BitNetModel } from "../../src/model/model.ts";
 import { syntheticModel, type SyntheticSpec } from "../../src/model/synthetic.ts";
 import { atomicFileSink } from "../../src/node/atomic-file-sink.ts";
 
-const FIX = new URL("../../../shared/fixtures/", import.meta.url).pathname;
+import { FIXTURES_DIR as FIX } from "../helpers/fixtures.ts";
 const TINY = `${FIX}bitnet-tiny-tq2_0.gguf`;
 const PROMPT = [1, 260, 300, 280, 400, 311, 270];
 

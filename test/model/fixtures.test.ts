@@ -12,7 +12,7 @@ import { referenceForward } from "../helpers/f64-reference.ts";
 import { refModelFromGGUF } from "../helpers/ref-model-from-gguf.ts";
 import { argmax } from "../helpers/llamacpp.ts";
 
-const FIX = new URL("../../../shared/fixtures/", import.meta.url).pathname;
+import { FIXTURES_DIR as FIX } from "../helpers/fixtures.ts";
 const refJson = (name: string) => JSON.parse(readFileSync(`${FIX}${name}.ref.json`, "utf8"));
 
 function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {

@@ -7,8 +7,9 @@ import { readFileSync } from "node:fs";
 import { loadModel } from "../../src/index.ts";
 import { refKernels } from "../../src/kernels/ref.ts";
 import type { Kernels } from "../../src/kernels/types.ts";
+import { fixturePath } from "../helpers/fixtures.ts";
 
-const fixture = "../shared/fixtures/bitnet-tiny-tq2_0.gguf";
+const fixture = fixturePath("bitnet-tiny-tq2_0.gguf");
 
 test("weights that do not fit wasm32 give an error naming the file and what to do", async () => {
   const full: Kernels = {

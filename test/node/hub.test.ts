@@ -14,6 +14,7 @@ import { listCachedModels, parseHubName, removeCachedModel } from "../../src/nod
 import { resolveHubModel } from "../../src/node/hub/resolve.ts";
 import { HF_FIXTURES } from "../helpers/hf-fixtures.ts";
 import { startMockHub, type MockHub } from "../helpers/mock-hub.ts";
+import { fixturePath } from "../helpers/fixtures.ts";
 
 function dirFiles(path: string): Record<string, Uint8Array> {
   const out: Record<string, Uint8Array> = {};
@@ -25,7 +26,7 @@ let hub: MockHub;
 let cache = "";
 const caches: string[] = [];
 const env = () => ({ HF_ENDPOINT: hub.url, BITNET_CACHE: cache });
-const GGUF = "/work/shared/fixtures/bitnet-tiny-tq2_0.gguf";
+const GGUF = fixturePath("bitnet-tiny-tq2_0.gguf");
 
 function freshCache(): void {
   cache = mkdtempSync(join(tmpdir(), "bitnet-hub-"));

@@ -5,7 +5,8 @@
 import { readFileSync } from "node:fs";
 import { gguf } from "@huggingface/gguf";
 
-export const FIXTURES = "/work/shared/fixtures";
+import { FIXTURES_DIR as FIXTURES } from "../helpers/fixtures.ts";
+export { FIXTURES };
 
 export interface FixtureTensor {
   name: string;

@@ -10,10 +10,9 @@
 import { after, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
-import { fileURLToPath } from "node:url";
 import { argmax, disposeLlamaCpp, llamaCppGreedy, llamaCppLastLogits, llamaCppTokenize } from "../helpers/llamacpp.ts";
 
-const fixturesDir = fileURLToPath(new URL("../../../shared/fixtures/", import.meta.url));
+import { FIXTURES_DIR as fixturesDir } from "../helpers/fixtures.ts";
 const logitTolerance = 1e-4;
 
 interface LlamaCppReference {

@@ -12,7 +12,8 @@ import { encodeGGUFHeader } from "../../src/formats/gguf/writer.ts";
 import type { GGUFMetadataEntry } from "../../src/formats/gguf/writer.ts";
 import { GGUFValueType } from "../../src/formats/gguf/value-types.ts";
 
-export const FIXTURES = "/work/shared/fixtures";
+import { FIXTURES_DIR as FIXTURES } from "../helpers/fixtures.ts";
+export { FIXTURES };
 
 /** Metadata as a plain object, with bigints turned into numbers. */
 export async function fixtureMetadata(path: string): Promise<Record<string, unknown>> {

@@ -148,11 +148,8 @@ export function withStoredGammas(p: ParamSet, type: ExportType): ParamSet {
   return q;
 }
 
-export function argmax(v: ArrayLike<number>): number {
-  let best = 0;
-  for (let i = 1; i < v.length; i++) if (v[i] > v[best]) best = i;
-  return best;
-}
+import { argmax } from "../../src/generate/sampler.ts";
+export { argmax };
 
 /** Largest minus second largest. */
 export function margin(v: ArrayLike<number>): number {

@@ -27,7 +27,6 @@ import {
 } from "./value-types.ts";
 
 export type { GGUFScalar, GGUFValue, GGUFValueTypeDescriptor } from "./value-types.ts";
-export { getArray, getBoolean, getInteger, getNumber, getNumberArray, getString, getStringArray } from "./getters.ts";
 
 export const GGUF_MAGIC = "GGUF";
 export const GGUF_DEFAULT_ALIGNMENT = 32;

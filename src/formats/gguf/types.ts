@@ -94,6 +94,11 @@ export function typeInfo(id: number): GGMLTypeInfo | undefined {
   return BY_ID.get(id);
 }
 
+/** The table's entry for a type every build knows (the constants above); the codecs take their block geometry from here. */
+export function knownType(id: GGMLTypeId): GGMLTypeInfo {
+  return BY_ID.get(id) as GGMLTypeInfo;
+}
+
 export function typeByName(name: string): GGMLTypeInfo | undefined {
   return BY_NAME.get(name.toLowerCase());
 }

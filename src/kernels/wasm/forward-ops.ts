@@ -27,19 +27,7 @@ import { attention as attentionRef } from "../attention.ts";
 import { rope as ropeRef } from "../ops.ts";
 import type { ActQuantMode, AttentionShape, GateActivation, QuantizedActivations, RopePairing, RopeTable } from "../types.ts";
 import type { WasmArena } from "./arena.ts";
-
-/** The module's exports these ops call (assembly/forward-ops.ts). Pointers are byte offsets. */
-export interface ForwardOpsExports {
-  rmsnormQuantize(x: number, w: number, out: number, T: number, n: number, eps: number, mode: number, q: number, factors: number, sums: number): number;
-  quantizeRows(x: number, T: number, n: number, mode: number, q: number, factors: number, sums: number): number;
-  rope(x: number, T: number, heads: number, hd: number, pos0: number, cos: number, sin: number, dims: number, neox: number): void;
-  attention(out: number, q: number, keys: number, values: number, pos0: number, T: number, H: number, HKV: number, hd: number, half: number, work: number): void;
-  attentionWorkBytes(len: number, hd: number, HKV: number, half: number): number;
-  gatedActivation(gate: number, up: number, n: number, relu2: number, work: number): void;
-  addInPlace(x: number, y: number, n: number): void;
-  f32ToF16(src: number, dst: number, n: number): void;
-  expF64Scalar(x: number, work: number): number;
-}
+import type { KernelExports } from "./module.ts";
 
 const QUANT_NONE = -1;
 const QUANT_MODE = { token: 0, block256: 1 } as const;
@@ -53,14 +41,14 @@ function align64(bytes: number): number {
 
 export class WasmForwardOps {
   private readonly arena: WasmArena;
-  private readonly wasm: ForwardOpsExports;
+  private readonly wasm: KernelExports;
   private readonly constants = new WeakMap<ArrayBufferView, number>();
   private scratchAt = 0;
   private scratchSize = 0;
   /** Next free byte of this call's scratch (see begin/take). */
   private cursor = 0;
 
-  constructor(arena: WasmArena, wasm: ForwardOpsExports) {
+  constructor(arena: WasmArena, wasm: KernelExports) {
     this.arena = arena;
     this.wasm = wasm;
   }

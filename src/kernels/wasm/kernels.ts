@@ -23,9 +23,10 @@ import { embedRef, floatMatmulRef } from "../float-ref.ts";
 import { checkQ8Matmul, q8MatmulRef } from "../q8-ref.ts";
 import { ternaryMatmulRef } from "../ternary-ref.ts";
 import { quantizeQ8_0Activations } from "../../quant/codecs/q8_0.ts";
-import type { ActQuantMode, AttentionShape, FloatMatrix, GateActivation, Kernels, QuantizedActivations, RopePairing, RopeTable, TernaryMatrix } from "../types.ts";
+import { knownType } from "../../formats/gguf/types.ts";
+import { TERNARY_TYPE, type ActQuantMode, type AttentionShape, type FloatMatrix, type GateActivation, type Kernels, type QuantizedActivations, type RopePairing, type RopeTable, type TernaryMatrix } from "../types.ts";
 import { MAX_WASM_BYTES, WasmArena } from "./arena.ts";
-import { type ForwardOpsExports, WasmForwardOps } from "./forward-ops.ts";
+import { WasmForwardOps } from "./forward-ops.ts";
 import { compileKernels, instantiateKernels, type KernelExports, type WasmSimd } from "./module.ts";
 
 export interface WasmKernelOptions {
@@ -56,11 +57,10 @@ interface Q8Views {
 /** Outputs larger than this are computed a slice of tokens at a time, so scratch stays bounded. */
 const MAX_OUT_SLICE_BYTES = 32 * 2 ** 20;
 
+/** Bytes the kernels read of a matrix: its blocks (the GGUF type table's geometry), and I2_S's scale (4 bytes of its tail). */
 function ternaryBytes(w: TernaryMatrix): number {
-  const blocks = (w.rows * w.cols) / 256;
-  if (w.format === "tq2_0") return blocks * 66;
-  if (w.format === "tq1_0") return blocks * 54;
-  return (w.rows * w.cols) / 4 + 4;
+  const t = knownType(TERNARY_TYPE[w.format]);
+  return (w.rows * w.cols / t.blockSize) * t.blockBytes + (t.tailBytes > 0 ? 4 : 0);
 }
 
 export async function createWasmKernels(options: WasmKernelOptions): Promise<WasmKernels> {
@@ -104,7 +104,7 @@ export class WasmKernels implements Kernels {
     this.arena = arena;
     this.module = module;
     this.wasm = wasm;
-    this.ops = new WasmForwardOps(arena, wasm as unknown as ForwardOpsExports);
+    this.ops = new WasmForwardOps(arena, wasm);
   }
 
   /**

@@ -5,32 +5,11 @@
  * (arena.ts) or the Kernels object (kernels.ts).
  */
 import { WASM_BINARIES } from "./generated/binaries.ts";
+import type { KernelExports } from "./generated/exports.ts";
+
+export type { KernelExports } from "./generated/exports.ts";
 
 export type WasmSimd = "relaxed" | "simd128";
-
-/** The module's exports (src/kernels/wasm/assembly/index.ts); pointers are byte offsets, bools are 0/1. */
-export interface KernelExports {
-  setup(one: number): number;
-  ternaryWorkBytes(tokens: number, cols: number): number;
-  ternaryRows(
-    format: number, weights: number, rows: number, cols: number, q: number, tokens: number, factors: number, group: number,
-    uniform: number, hasUniform: number, outScale: number, out: number, work: number, r0: number, r1: number,
-  ): void;
-  floatRows(format: number, weights: number, rows: number, cols: number, x: number, tokens: number, outScale: number, out: number, r0: number, r1: number): void;
-  f16HasNonFinite(ptr: number, count: number): number;
-  q8Check(ptr: number, blocks: number): number;
-  prescaleForHalf(x: number, count: number, dst: number): number;
-  sumBytes(ptr: number, bytes: number): number;
-  lutBytes(rows: number, cols: number): number;
-  lutRepackWorkBytes(cols: number): number;
-  lutRepack(format: number, weights: number, rows: number, cols: number, dst: number, work: number): void;
-  /** The LUT kernel on its own (ternaryRows reaches it as format 3); for its tests and bench/lut.ts. */
-  lutWorkBytes(cols: number): number;
-  lutRows(
-    format: number, weights: number, lut: number, rows: number, cols: number, q: number, factors: number, group: number,
-    uniform: number, hasUniform: number, outScale: number, out: number, work: number, r0: number, r1: number,
-  ): void;
-}
 
 function variantName(simd: WasmSimd, shared: boolean): keyof typeof WASM_BINARIES {
   return `${simd}-${shared ? "shared" : "plain"}`;
@@ -65,6 +44,7 @@ export async function instantiateKernels(module: WebAssembly.Module, memory: Web
       },
     },
   });
+  // The one place the untyped instance meets its generated type (src/node/wasm-build.ts writes it from the module).
   const exports = instance.exports as unknown as KernelExports;
   if (exports.setup(1) !== 1) throw new Error("wasm kernels: setup failed");
   return exports;

@@ -13,6 +13,7 @@
  * Not here: which models are measured, interleaving and statistics (run.ts).
  */
 import type { Kernels } from "../../kernels/types.ts";
+import { argmax } from "../../generate/sampler.ts";
 import { loadModel } from "../../index.ts";
 import type { KVCacheType } from "../../model/kv-cache.ts";
 import type { HeadType } from "../../model/weights.ts";
@@ -49,12 +50,7 @@ export interface Engine {
   dispose(): Promise<void>;
 }
 
-/** Index of the largest logit; the lowest index wins a tie, as in llama.cpp's greedy sampler. */
-export function argmax(values: ArrayLike<number>): number {
-  let best = 0;
-  for (let i = 1; i < values.length; i++) if (values[i] > values[best]) best = i;
-  return best;
-}
+export { argmax };
 
 /** A deterministic prompt of `n` ordinary token ids (above the 259 control and byte tokens when the vocabulary allows). */
 export function benchPrompt(n: number, vocab: number): number[] {

@@ -10,6 +10,7 @@
  * Decoding is code·d in float32, which is exact; a 0 code times a negative d gives -0 as in C.
  */
 
+import { GGMLType, knownType } from "../../formats/gguf/types.ts";
 import { f16ToF32, f32ToF16 } from "../half.ts";
 import { roundHalfAway } from "../round.ts";
 import {
@@ -24,7 +25,7 @@ import {
 } from "./common.ts";
 
 /** Values per block in both TQ formats. */
-export const TQ_BLOCK = 256;
+export const TQ_BLOCK = knownType(GGMLType.TQ2_0).blockSize;
 
 /** Where one format keeps a block's codes; everything else is shared. */
 export interface BlockTernaryLayout {

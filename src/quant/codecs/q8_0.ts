@@ -16,13 +16,13 @@
  * Not here: the matmul (src/kernels/q8-ref.ts and the wasm kernel).
  */
 
-import { GGMLType } from "../../formats/gguf/types.ts";
+import { GGMLType, knownType } from "../../formats/gguf/types.ts";
 import { f16ToF32, f32ToF16 } from "../half.ts";
 import { roundHalfAway, roundHalfEven } from "../round.ts";
 import { blockDims, checkFinite, checkRow, needBytes, type TensorCodec } from "./common.ts";
 
-export const Q8_0_BLOCK = 32;
-export const Q8_0_BLOCK_BYTES = 34;
+export const Q8_0_BLOCK = knownType(GGMLType.Q8_0).blockSize;
+export const Q8_0_BLOCK_BYTES = knownType(GGMLType.Q8_0).blockBytes;
 
 /** Bytes of `rows` rows of `cols` values (cols a multiple of 32). */
 export function q8_0Bytes(rows: number, cols: number): number {

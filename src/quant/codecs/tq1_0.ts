@@ -11,11 +11,11 @@
  * block frame in block-ternary.ts. This file holds only the base-3 layout of the codes.
  */
 
-import { GGMLType } from "../../formats/gguf/types.ts";
+import { GGMLType, knownType } from "../../formats/gguf/types.ts";
 import { blockTernaryCodec, TQ_BLOCK } from "./block-ternary.ts";
 
 export const TQ1_0_BLOCK = TQ_BLOCK;
-export const TQ1_0_BLOCK_BYTES = 54;
+export const TQ1_0_BLOCK_BYTES = knownType(GGMLType.TQ1_0).blockBytes;
 const POW3 = [1, 3, 9, 27, 81, 243];
 
 /** DIGIT[byte·5 + n] = code (trit − 1) of trit n of a stored byte, for every possible byte. */

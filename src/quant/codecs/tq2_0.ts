@@ -9,11 +9,11 @@
  * shared block frame in block-ternary.ts. This file holds only the bit layout of the codes.
  */
 
-import { GGMLType } from "../../formats/gguf/types.ts";
+import { GGMLType, knownType } from "../../formats/gguf/types.ts";
 import { blockTernaryCodec, TQ_BLOCK } from "./block-ternary.ts";
 
 export const TQ2_0_BLOCK = TQ_BLOCK;
-export const TQ2_0_BLOCK_BYTES = 66;
+export const TQ2_0_BLOCK_BYTES = knownType(GGMLType.TQ2_0).blockBytes;
 
 /** Codes of one block in ggml's order: half j (128 values), shift l (32 values), byte m. */
 function decodeCodes(bytes: Uint8Array, blockOff: number, out: Int8Array, outOff: number): void {
