@@ -4,11 +4,15 @@
  *    classic-worker script, written as a string into src/web/generated/engine-worker.ts (not committed),
  *    so that the page code starts it from a Blob URL with no path and no bundler plugin; and as
  *    dist/web/bitnet-worker.js, for pages whose CSP forbids blob: workers;
- * 2. the page's module (src/web/index.ts) as dist/web/bitnet.js, with that string inside.
- * The test (test/web) calls buildWebBundles() to build in memory. Not here: the wasm kernels, which
- * must be built first (`npm run build:wasm`).
+ * 2. the page's module (src/web/index.ts) as dist/web/bitnet.js, with that string inside;
+ * 3. the chat page (src/web/app) as a static site in dist/web/app/: index.html, app.js, app.css, the
+ *    built-in model (models/bitnet-default.gguf) and model.json, which names it with a version taken
+ *    from its hash (the page's model cache is keyed by URL, so a new model file gets a new URL).
+ * The tests (test/web) call buildWebBundles() and buildWebApp() to build in memory. Not here: the wasm
+ * kernels, which must be built first (`npm run build:wasm`); serving the page (src/node/web-server.ts).
  */
-import { mkdirSync, writeFileSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { build, type Plugin } from "esbuild";
@@ -16,6 +20,10 @@ import { build, type Plugin } from "esbuild";
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const generatedFile = join(root, "src", "web", "generated", "engine-worker.ts");
 const outDir = join(root, "dist", "web");
+const appSrc = join(root, "src", "web", "app");
+/** Where the chat page is built; src/node/web-server.ts serves it from here. */
+export const WEB_APP_DIR = join(outDir, "app");
+const DEFAULT_MODEL = join(root, "models", "bitnet-default.gguf");
 
 // keepNames: error classes are told apart by name (BitNetError's `name` is its class name), which minifying would mangle.
 const common = { bundle: true, write: false, platform: "browser", target: "es2022", minify: true, keepNames: true, logLevel: "warning" } as const;
@@ -35,23 +43,50 @@ function freshWorkerSource(source: string): Plugin {
   };
 }
 
+async function buildWorker(): Promise<string> {
+  const worker = await build({ ...common, entryPoints: [join(root, "src", "web", "engine-worker.ts")], format: "iife" });
+  return worker.outputFiles[0].text;
+}
+
 /** The engine worker's script and the page's ES module, in memory. */
 export async function buildWebBundles(): Promise<{ worker: string; page: string }> {
-  const worker = await build({ ...common, entryPoints: [join(root, "src", "web", "engine-worker.ts")], format: "iife" });
-  const workerText = worker.outputFiles[0].text;
+  const workerText = await buildWorker();
   const page = await build({ ...common, entryPoints: [join(root, "src", "web", "index.ts")], format: "esm", plugins: [freshWorkerSource(workerText)] });
   return { worker: workerText, page: page.outputFiles[0].text };
 }
 
+/** The chat page's static files, in memory: path (relative to the site's root) → contents. */
+export async function buildWebApp(worker?: string): Promise<Map<string, string | Buffer>> {
+  const workerText = worker ?? (await buildWorker());
+  const app = await build({ ...common, entryPoints: [join(appSrc, "main.ts")], format: "esm", plugins: [freshWorkerSource(workerText)] });
+  const model = readFileSync(DEFAULT_MODEL);
+  const version = createHash("sha256").update(model).digest("hex").slice(0, 12);
+  const spec = { url: `models/bitnet-default.gguf?v=${version}`, name: "bitnet-default.gguf", bytes: model.length };
+  return new Map<string, string | Buffer>([
+    ["index.html", readFileSync(join(appSrc, "index.html"), "utf8")],
+    ["app.css", readFileSync(join(appSrc, "app.css"), "utf8")],
+    ["app.js", app.outputFiles[0].text],
+    ["model.json", `${JSON.stringify(spec, null, 2)}\n`],
+    ["models/bitnet-default.gguf", model],
+  ]);
+}
+
 async function main(): Promise<void> {
   const { worker, page } = await buildWebBundles();
+  const app = await buildWebApp(worker);
   mkdirSync(dirname(generatedFile), { recursive: true });
   writeFileSync(generatedFile, workerSourceModule(worker));
   mkdirSync(outDir, { recursive: true });
   writeFileSync(join(outDir, "bitnet-worker.js"), worker);
   writeFileSync(join(outDir, "bitnet.js"), page);
-  const kib = (s: string): string => `${(Buffer.byteLength(s) / 1024).toFixed(0)} KiB`;
+  rmSync(WEB_APP_DIR, { recursive: true, force: true });
+  for (const [path, contents] of app) {
+    mkdirSync(dirname(join(WEB_APP_DIR, path)), { recursive: true });
+    writeFileSync(join(WEB_APP_DIR, path), contents);
+  }
+  const kib = (s: string | Buffer): string => `${(Buffer.byteLength(s) / 1024).toFixed(0)} KiB`;
   console.log(`build:web: dist/web/bitnet.js ${kib(page)}, dist/web/bitnet-worker.js ${kib(worker)}, src/web/generated/engine-worker.ts`);
+  console.log(`build:web: dist/web/app/ (the chat page: ${[...app].map(([p, c]) => `${p} ${kib(c)}`).join(", ")})`);
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) await main();

@@ -11,6 +11,7 @@ import { registerInfo } from "./info.ts";
 import { registerLogits } from "./logits.ts";
 import { registerReproduce } from "./reproduce.ts";
 import { registerTrain } from "./train.ts";
+import { registerWeb } from "./web.ts";
 
 const program = new Command();
 program
@@ -27,6 +28,7 @@ registerConvert(program);
 registerTrain(program);
 registerReproduce(program);
 registerBench(program);
+registerWeb(program);
 
 try {
   await program.parseAsync(process.argv);
