@@ -171,7 +171,12 @@ export class ModelPanel {
       const name = document.createElement("span");
       name.className = "name";
       name.title = m.url;
-      name.textContent = m.url === currentUrl ? `${label} (loaded)` : label;
+      name.textContent = label;
+      if (m.url === currentUrl) {
+        name.classList.add("current");
+        li.setAttribute("aria-current", "true");
+        name.title = `${m.url} (loaded now)`;
+      }
       const size = document.createElement("span");
       size.className = "size";
       size.textContent = formatBytes(m.size);
