@@ -183,6 +183,8 @@ export class BitNetWorker {
     signal?.addEventListener("abort", abort);
     try {
       for (;;) {
+        // Tokens the worker sent before it saw the abort are not handed out: an aborted stream stops at once.
+        if (signal?.aborted) throw signal.reason ?? new DOMException("generation aborted", "AbortError");
         const next = tokens.shift();
         if (next) {
           yield next;

@@ -23,8 +23,8 @@ export async function launchChromium(): Promise<Browser> {
   return chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox"] });
 }
 
-/** The headers that make a page cross-origin isolated (SharedArrayBuffer, so threads). */
-export const ISOLATION_HEADERS = { "cross-origin-opener-policy": "same-origin", "cross-origin-embedder-policy": "require-corp" } as const;
+/** The headers that make a page cross-origin isolated (SharedArrayBuffer, so threads): the chat page server's. */
+export { ISOLATION_HEADERS } from "../../src/node/web-server.ts";
 
 /** Starts `server` on a free port of 127.0.0.1 and returns its base URL (no trailing slash). */
 export async function listen(server: Server): Promise<string> {

@@ -35,7 +35,7 @@ describe("the chat page's saved state", () => {
     const state: PageState = {
       messages: [
         { role: "user", content: "Who made the heaven?" },
-        { role: "assistant", content: " God, who made all.", stopped: true, stats: { tokens: 5, firstTokenMs: 80, tokensPerSecond: 120.5, promptTokens: 20 } },
+        { role: "assistant", content: " God, who made all.", stopped: true, stats: { tokens: 5, totalMs: 120, firstTokenMs: 80, tokensPerSecond: 120.5, promptTokens: 20 } },
         { role: "assistant", content: "", error: "the engine stopped" },
       ],
       settings: { temperature: 0, topP: 0.9, maxTokens: 64, seed: 7, threads: 2, systemPrompt: "Be brief." },
@@ -71,7 +71,7 @@ describe("the chat page's saved state", () => {
     assert.deepEqual(state.settings, DEFAULT_SETTINGS);
     assert.deepEqual(state.model, { kind: "default" });
     assert.equal(state.messages.length, 2);
-    assert.deepEqual(state.messages[0], { role: "assistant", content: "ok", stats: { tokens: 0, firstTokenMs: null, tokensPerSecond: null, promptTokens: null } });
+    assert.deepEqual(state.messages[0], { role: "assistant", content: "ok", stats: { tokens: 0, totalMs: null, firstTokenMs: null, tokensPerSecond: null, promptTokens: null } });
     assert.equal(state.messages[1].content.length, 100_000, "a huge message is clipped");
 
     storage.map.set(KEY, JSON.stringify({ messages: Array.from({ length: 500 }, (_, i) => ({ role: "user", content: String(i) })) }));

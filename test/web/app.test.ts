@@ -121,38 +121,57 @@ describe("the chat page in headless Chromium", { skip: chromiumSkip, timeout: 18
     assert.equal(await reply.getAttribute("data-tokens"), String(want.tokens));
     const firstTokenMs = Number(await reply.getAttribute("data-first-token-ms"));
     assert.ok(firstTokenMs > 0, "time to first token is shown");
-    assert.match(await reply.locator(".meta").innerText(), new RegExp(`^${want.tokens} tokens · first token \\d+ ms · [\\d.]+ tok/s$`));
-    t.diagnostic(`first reply: ${want.tokens} tokens, first token ${firstTokenMs} ms after Send (${await reply.locator(".meta").innerText()})`);
+    const totalMs = Number(await reply.getAttribute("data-total-ms"));
+    assert.ok(totalMs >= firstTokenMs);
+    assert.match(await reply.locator(".meta").innerText(), new RegExp(`^${want.tokens} tokens in ([\\d.]+ s|\\d+ ms) · first token \\d+ ms · [\\d.]+ tok/s$`));
+    t.diagnostic(`first reply: ${want.tokens} tokens, first token ${firstTokenMs} ms and the whole reply ${totalMs} ms after Send (${await reply.locator(".meta").innerText()})`);
 
     const desktop = join(ARTIFACTS, "desktop-1280x800.png");
     await page.screenshot({ path: desktop });
     await page.setViewportSize({ width: 390, height: 844 });
     const phone = join(ARTIFACTS, "phone-390x844.png");
     await page.screenshot({ path: phone });
-    // Nothing sticks out sideways on a phone.
+    // Nothing sticks out sideways on a phone; the panel opens over the chat and Escape closes it.
     assert.equal(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth), true);
+    await page.locator("#panel-toggle").click();
+    assert.equal(await page.locator("#panel").isVisible(), true);
+    assert.equal(await page.locator("#input").isVisible(), false);
+    await page.keyboard.press("Escape");
+    assert.equal(await page.locator("#panel").isVisible(), false);
+    assert.equal(await page.locator("#panel-toggle").getAttribute("aria-expanded"), "false");
+    assert.equal(await page.evaluate(() => document.activeElement?.id), "panel-toggle");
     await page.setViewportSize({ width: 1280, height: 800 });
     t.diagnostic(`screenshots: ${desktop}, ${phone}`);
   });
 
-  test("Escape stops a long reply midway: it stops growing and the page is idle again", async () => {
-    // The built-in model writes a few hundred tokens a second: Escape goes as soon as the reply shows.
-    await setField("#max-tokens", "230");
-    await setField("#temperature", "0.8");
-    await sendWithEnter("Tell me of the kings of Judah.");
-    const live = await page.waitForFunction(() => {
-      const text = document.querySelector(".msg.assistant:last-child .text")?.textContent ?? "";
-      const stats = document.getElementById("live-stats")?.textContent ?? "";
-      return text.length > 0 && /first token/.test(stats) && !document.getElementById("stop")?.hidden ? stats : false;
+  test("Escape stops a long reply midway: it stops growing and the page is idle again", async (t) => {
+    // The built-in model writes a few hundred tokens a second, faster than a test driver can react on a
+    // loaded machine: the Escape key goes from inside the page as soon as the reply shows its first text
+    // (the same keydown a keyboard sends, handled by the page's own listener). The reply is greedy, so
+    // it does not end early on its own.
+    await setField("#max-tokens", "200");
+    await page.evaluate(() => {
+      const list = document.getElementById("messages") as HTMLOListElement;
+      const reply = list.children.length + 1;
+      const watch = new MutationObserver(() => {
+        if ((list.children[reply]?.querySelector(".text")?.textContent ?? "").length === 0) return;
+        watch.disconnect();
+        (window as unknown as { liveAtStop: string }).liveAtStop = document.getElementById("live-stats")?.textContent ?? "";
+        document.getElementById("input")?.dispatchEvent(new KeyboardEvent("keydown", { key: "Escape", bubbles: true }));
+      });
+      watch.observe(list, { subtree: true, childList: true, characterData: true });
     });
-    await page.keyboard.press("Escape");
-    assert.match(String(await live.jsonValue()), /^\d+ tokens? · first token \d+ ms/, "figures show while the reply runs");
+    await sendWithEnter("Tell me of the kings of Judah.");
+    await page.waitForFunction(() => "liveAtStop" in window);
+    assert.match(String(await page.evaluate("window.liveAtStop")), /^\d+ tokens? · first token \d+ ms/, "figures show while the reply runs");
     await waitFor("ready");
     const reply = page.locator(".msg.assistant").last();
     const text = await reply.locator(".text").textContent();
     await new Promise((r) => setTimeout(r, 400));
     assert.equal(await reply.locator(".text").textContent(), text, "the reply does not grow after Stop");
-    assert.ok(Number(await reply.getAttribute("data-tokens")) < 230);
+    const tokens = Number(await reply.getAttribute("data-tokens"));
+    assert.ok(tokens > 0 && tokens < 200, `${tokens} tokens`);
+    t.diagnostic(`stopped after ${tokens} of 200 tokens`);
     assert.match(await reply.locator(".meta").innerText(), /stopped$/);
     assert.equal(await page.locator("#stop").isVisible(), false);
     assert.equal(await page.locator("#send").isVisible(), true);
@@ -172,10 +191,9 @@ describe("the chat page in headless Chromium", { skip: chromiumSkip, timeout: 18
     const shown = await page.locator(".msg .text").allTextContents();
     assert.deepEqual(shown, before.messages.map((m) => (m.role === "assistant" ? m.content.trimStart() : m.content)));
     assert.match(await page.locator(".msg.assistant").last().locator(".meta").innerText(), /stopped$/);
-    assert.equal(await page.locator("#temperature").inputValue(), "0.8", "settings are kept too");
+    assert.equal(await page.locator("#max-tokens").inputValue(), "200", "settings are kept too");
 
     // The next reply continues the whole conversation, as the Node engine would.
-    await setField("#temperature", "0");
     await setField("#max-tokens", String(MAX_TOKENS));
     const question = "And what of Moses?";
     await sendWithEnter(question);
@@ -183,9 +201,15 @@ describe("the chat page in headless Chromium", { skip: chromiumSkip, timeout: 18
     const history = [{ role: "system", content: SYSTEM }, ...before.messages, { role: "user", content: question }] as ChatMessage[];
     const want = await nodeReply(history.map(({ role, content }) => ({ role, content })));
     assert.equal((await stored()).messages.at(-1)?.content, want.text);
+
+    // Another thread count starts a new engine, which loads the same model from the cache.
+    await page.locator("#threads").selectOption("1");
+    await page.waitForFunction(() => document.body.dataset.threads === "1" && document.body.dataset.state === "ready");
+    assert.equal(modelRequests, requests);
+    assert.match(await page.locator("#engine-badge").innerText(), /· 1 thread$/);
   });
 
-  test("garbage in storage, a file that is not a GGUF, labels on every control, no console errors", async () => {
+  test("garbage in storage, a file that is not a GGUF, a URL, the cache list, a dropped file, labels, no console errors", async () => {
     await page.evaluate(() => localStorage.setItem("bitnet-chat:v1", "{not json"));
     await page.reload();
     await waitFor("ready");
@@ -197,6 +221,29 @@ describe("the chat page in headless Chromium", { skip: chromiumSkip, timeout: 18
     await waitFor("ready"); // the built-in model is loaded again
     assert.match(await page.locator("#error").innerText(), /^notes\.gguf: not a GGUF file .*\(bitnet-default\.gguf is loaded again\)$/);
     assert.equal(await page.locator("#error").getAttribute("role"), "alert");
+
+    // A URL typed in the form: downloaded once, then listed beside the built-in model; the other entry is deleted with the keyboard.
+    const requests = modelRequests;
+    await page.locator("#url-input").fill(`${web.url}models/bitnet-default.gguf?v=typed`);
+    await page.locator("#url-input").press("Enter");
+    await waitFor("ready");
+    assert.equal(modelRequests, requests + 1);
+    await page.waitForFunction(() => document.querySelectorAll("#cached li").length === 2);
+    assert.equal(await page.locator("#cached li[aria-current=true] .name").getAttribute("title"), `${web.url}models/bitnet-default.gguf?v=typed (loaded now)`);
+    await page.locator("#cached li:not([aria-current]) button", { hasText: "Delete" }).focus();
+    await page.keyboard.press("Enter");
+    await page.waitForFunction(() => document.querySelectorAll("#cached li").length === 1);
+
+    // A file dropped on the page is loaded from memory.
+    await page.evaluate(async () => {
+      const bytes = await (await fetch("models/bitnet-default.gguf")).arrayBuffer();
+      const data = new DataTransfer();
+      data.items.add(new File([bytes], "dropped.gguf"));
+      for (const type of ["dragenter", "dragover", "drop"]) window.dispatchEvent(new DragEvent(type, { dataTransfer: data, cancelable: true }));
+    });
+    await page.waitForFunction(() => document.body.dataset.modelSource === "input" && document.body.dataset.state === "ready");
+    assert.equal(await page.locator("#model-name").innerText(), "dropped.gguf");
+    assert.equal(await page.locator("#drop-overlay").isHidden(), true);
 
     const unlabelled = await page.evaluate(() =>
       [...document.querySelectorAll("input, select, textarea, button")]

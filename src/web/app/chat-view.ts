@@ -18,10 +18,12 @@ export function formatBytes(n: number): string {
   return `${v.toFixed(v < 10 ? 1 : 0)} ${units[i]}`;
 }
 
-/** "24 tokens · first token 85 ms · 51.2 tok/s". */
+const ms = (t: number): string => (t < 1000 ? `${Math.round(t)} ms` : `${(t / 1000).toFixed(2)} s`);
+
+/** "24 tokens in 0.31 s · first token 85 ms · 51.2 tok/s" (no total while the reply runs). */
 export function formatStats(s: ReplyStats): string {
-  const parts = [`${s.tokens} token${s.tokens === 1 ? "" : "s"}`];
-  if (s.firstTokenMs !== null) parts.push(`first token ${s.firstTokenMs < 1000 ? `${Math.round(s.firstTokenMs)} ms` : `${(s.firstTokenMs / 1000).toFixed(2)} s`}`);
+  const parts = [`${s.tokens} token${s.tokens === 1 ? "" : "s"}${s.totalMs !== null ? ` in ${ms(s.totalMs)}` : ""}`];
+  if (s.firstTokenMs !== null) parts.push(`first token ${ms(s.firstTokenMs)}`);
   if (s.tokensPerSecond !== null) parts.push(`${s.tokensPerSecond.toFixed(1)} tok/s`);
   return parts.join(" · ");
 }
@@ -85,6 +87,7 @@ export class ChatView {
         if (m.stats) {
           li.dataset.tokens = String(m.stats.tokens);
           if (m.stats.firstTokenMs !== null) li.dataset.firstTokenMs = String(Math.round(m.stats.firstTokenMs));
+          if (m.stats.totalMs !== null) li.dataset.totalMs = String(Math.round(m.stats.totalMs));
         }
       },
     };

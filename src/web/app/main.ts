@@ -208,8 +208,9 @@ async function send(text: string): Promise<void> {
   let last = t0;
   let tokens = 0;
   let promptTokens: number | null = null;
-  const stats = (): ReplyStats => ({
+  const stats = (done = false): ReplyStats => ({
     tokens,
+    totalMs: done ? performance.now() - t0 : null,
     firstTokenMs: first === null ? null : first - t0,
     tokensPerSecond: first !== null && tokens >= 2 && last > first ? (tokens - 1) / ((last - first) / 1000) : null,
     promptTokens,
@@ -232,7 +233,7 @@ async function send(text: string): Promise<void> {
     if (controller.signal.aborted) reply.stopped = true;
     else reply.error = message(e);
   } finally {
-    reply.stats = stats();
+    reply.stats = stats(true);
     item.setBusy(false);
     item.setMeta(reply);
     liveStats.textContent = ""; // the reply's own line under it keeps the figures

@@ -19,6 +19,8 @@ export interface Settings {
 
 export interface ReplyStats {
   tokens: number;
+  /** Milliseconds from Send to the end of the reply. */
+  totalMs: number | null;
   /** Milliseconds from Send to the first token. */
   firstTokenMs: number | null;
   /** Decode speed after the first token, or null for fewer than 2 tokens. */
@@ -74,7 +76,7 @@ export function validSettings(v: unknown): Settings {
 function validStats(v: unknown): ReplyStats | undefined {
   if (!isRecord(v)) return undefined;
   const orNull = (x: unknown): number | null => (typeof x === "number" && Number.isFinite(x) && x >= 0 ? x : null);
-  return { tokens: num(v.tokens, 0, 1e9, 0, true), firstTokenMs: orNull(v.firstTokenMs), tokensPerSecond: orNull(v.tokensPerSecond), promptTokens: orNull(v.promptTokens) };
+  return { tokens: num(v.tokens, 0, 1e9, 0, true), totalMs: orNull(v.totalMs), firstTokenMs: orNull(v.firstTokenMs), tokensPerSecond: orNull(v.tokensPerSecond), promptTokens: orNull(v.promptTokens) };
 }
 
 function validMessages(v: unknown): StoredMessage[] {
