@@ -283,10 +283,10 @@ async function main(): Promise<void> {
     log(engines.map((e) => `  ${e.label}`).join("\n"));
     log(`  loads: ours in Chromium ${setup.ours.loadSeconds.toFixed(1)} s, wllama ${setup.wllama.loadSeconds.toFixed(1)} s, ours in Node ${nodeLoadSeconds.toFixed(1)} s`);
 
-    // Warm-up (not counted): wasm tiers up, pages fault in.
+    // Warm-up (not counted): wasm tiers up, pages fault in. Short, as wllama's steps take seconds on the full shape.
     for (const e of engines) {
-      await e.prefill(promptFor(node, Math.min(PREFILL, 32), 1000));
-      await e.decode(promptFor(node, DECODE_PROMPT, 1001), 4);
+      await e.prefill(promptFor(node, Math.min(PREFILL, 16), 1000));
+      await e.decode(promptFor(node, DECODE_PROMPT, 1001), 2);
     }
     const samples = engines.map(() => ({ prefill: [] as number[], decode: [] as number[], wall: [] as number[] }));
     for (let r = 0; r < ROUNDS; r++) {

@@ -8,9 +8,8 @@
  */
 import type { ChatMessage } from "../generate/chat-template.ts";
 import type { GeneratedToken } from "../generate/generate.ts";
-import { InvalidArgumentError } from "../errors.ts";
 import { ENGINE_WORKER_SOURCE } from "./generated/engine-worker.ts";
-import { absoluteUrl, type ModelCacheChoice } from "./model-cache.ts";
+import { absoluteUrl, checkModelCacheChoice, type ModelCacheChoice } from "./model-cache.ts";
 import type {
   BitNetModelInfo, EngineHello, EngineReply, EngineRequest, EngineStats, FinishInfo, WebCacheMode, WebLoadProgressEvent, WorkerChatOptions, WorkerGenerateOptions, WorkerModelOptions,
 } from "./protocol.ts";
@@ -63,9 +62,7 @@ export async function createBitNetWorker(options: BitNetWorkerOptions = {}): Pro
   const requested = options.threads ?? (globalThis.navigator?.hardwareConcurrency || 1);
   if (!Number.isInteger(requested) || requested < 1) throw new Error(`threads must be a positive integer, got ${options.threads}`);
   const modelCache = options.modelCache ?? "auto";
-  if (!["auto", "opfs", "cache-api", "off"].includes(modelCache)) {
-    throw new InvalidArgumentError(`modelCache must be "auto", "opfs", "cache-api" or "off", got ${JSON.stringify(options.modelCache)}`);
-  }
+  checkModelCacheChoice(modelCache);
   const isolated = globalThis.crossOriginIsolated === true;
   const threads = requested > 1 && !isolated ? 1 : requested;
   const url = options.workerUrl ?? URL.createObjectURL(new Blob([ENGINE_WORKER_SOURCE], { type: "text/javascript" }));

@@ -6,7 +6,8 @@
  *                <key>.gguf (the bytes) and <key>.json (url, size, ETag, Last-Modified, when stored),
  *                key = the first 32 hex digits of SHA-256(url). A download is written to <key>.part,
  *                renamed to <key>.gguf when complete, and only then is <key>.json written: an entry
- *                without its .json, or whose file size differs from the size recorded, is never served.
+ *                without its .json, or whose file size differs from the size recorded, is never served,
+ *                and an older copy stays usable until the new one is complete.
  *   "cache-api"  the Cache API (caches.open("bitnet-models")), where OPFS is missing; Cache.put only
  *                stores a response whose body arrived whole, so a half download is never served.
  *
@@ -20,6 +21,14 @@ import { BitNetError, InvalidArgumentError, TruncatedFileError } from "../errors
 export type ModelCacheStore = "opfs" | "cache-api";
 /** Which store to use: "auto" (OPFS, else the Cache API, else none), one of the two, or "off". */
 export type ModelCacheChoice = "auto" | ModelCacheStore | "off";
+export const MODEL_CACHE_CHOICES: readonly ModelCacheChoice[] = ["auto", "opfs", "cache-api", "off"];
+
+/** Throws the one error for a `modelCache` option that is none of MODEL_CACHE_CHOICES. */
+export function checkModelCacheChoice(choice: unknown): asserts choice is ModelCacheChoice {
+  if (!MODEL_CACHE_CHOICES.includes(choice as ModelCacheChoice)) {
+    throw new InvalidArgumentError(`modelCache must be "auto", "opfs", "cache-api" or "off", got ${JSON.stringify(choice)}`);
+  }
+}
 
 /** One cached model, as listCachedModels() reports it. */
 export interface CachedModel {
@@ -59,9 +68,7 @@ const STORED_HEADER = "x-bitnet-stored-at";
 
 /** The store `choice` names, or null when none is available (no OPFS and no Cache API, e.g. a non-secure page). */
 export async function openModelCache(choice: ModelCacheChoice = "auto"): Promise<ModelCache | null> {
-  if (!["auto", "opfs", "cache-api", "off"].includes(choice)) {
-    throw new InvalidArgumentError(`modelCache must be "auto", "opfs", "cache-api" or "off", got ${JSON.stringify(choice)}`);
-  }
+  checkModelCacheChoice(choice);
   if (choice === "off") return null;
   if (choice !== "cache-api") {
     const dir = await opfsDirectory();
@@ -241,10 +248,11 @@ class OpfsCache implements ModelCache {
   async put(url: string, response: Response, onBytes: (loadedBytes: number) => void): Promise<{ blob: Blob; entry: CachedModel }> {
     const key = await keyOf(url);
     const part = `${key}.part`;
-    // The old entry goes first: from here until the new one is complete, the URL is simply not cached.
-    await removeQuietly(this.dir, `${key}.json`);
-    await removeQuietly(this.dir, `${key}.gguf`);
     const handle = (await this.dir.getFileHandle(part, { create: true })) as FileHandle;
+    const canMove = typeof handle.move === "function";
+    // Without a rename the new bytes go where an old entry's are, so that entry is forgotten first;
+    // with one, an old entry stays usable until the new download is complete.
+    if (!canMove) await removeQuietly(this.dir, `${key}.json`);
     let writer: Awaited<ReturnType<typeof openWriter>>;
     try {
       writer = await openWriter(handle);
@@ -261,9 +269,12 @@ class OpfsCache implements ModelCache {
       if (e instanceof DOMException && e.name === "QuotaExceededError") throw new BitNetError(`${url}: not enough storage to cache the model (${oneLine(e)})`);
       throw e;
     }
-    let name = `${key}.gguf`;
-    if (typeof handle.move === "function") await handle.move(name);
-    else name = part; // no rename in this browser: the entry's .json, written last, is what marks it complete
+    const name = canMove ? `${key}.gguf` : part;
+    if (canMove) {
+      await removeQuietly(this.dir, `${key}.json`);
+      await removeQuietly(this.dir, name);
+      await handle.move?.(name);
+    }
     const entry = describe(url, response, size, "opfs");
     const meta = await openWriter((await this.dir.getFileHandle(`${key}.json`, { create: true })) as FileHandle);
     await meta.write(new TextEncoder().encode(JSON.stringify({ ...entry, file: name })));
@@ -329,7 +340,7 @@ class CacheApiCache implements ModelCache {
   }
 
   async put(url: string, response: Response, onBytes: (loadedBytes: number) => void): Promise<{ blob: Blob; entry: CachedModel }> {
-    await this.cache.delete(url);
+    // Cache.put replaces an old entry only when the new body is complete.
     const body = new TransformStream<Uint8Array, Uint8Array>();
     const writer = body.writable.getWriter();
     const pumped = pumpBody(url, response, (chunk) => writer.write(chunk), onBytes).then(
@@ -352,7 +363,6 @@ class CacheApiCache implements ModelCache {
       await Promise.all([pumped, stored]);
     } catch (e) {
       await Promise.allSettled([pumped, stored]);
-      await this.cache.delete(url).catch(() => undefined);
       const first = await pumped.then(() => e, (p: unknown) => p);
       if (first instanceof DOMException && first.name === "QuotaExceededError") throw new BitNetError(`${url}: not enough storage to cache the model (${oneLine(first)})`);
       throw first;

@@ -105,6 +105,13 @@ describe("the browser model cache in headless Chromium", { skip: chromiumSkip, t
         res.write(model.subarray(0, model.length >> 1), () => setTimeout(() => res.destroy(), 50));
         return;
       }
+      if (/^\/flaky-[a-z-]+\.gguf$/.test(path)) {
+        // Whole the first time, cut every time after.
+        if (count(path) === 1) return send(200, "application/octet-stream", model);
+        res.writeHead(200, { "content-type": "application/octet-stream", "content-length": String(model.length), ...ISOLATION_HEADERS });
+        res.write(model.subarray(0, 1000), () => res.destroy());
+        return;
+      }
       if (path === "/error-page.gguf") return send(200, "text/html", "<!doctype html><title>Not here</title><p>This is not the model you are looking for.");
       send(404, "text/plain", "not found");
     });
@@ -189,6 +196,19 @@ describe("the browser model cache in headless Chromium", { skip: chromiumSkip, t
         const again = count("/cut.gguf");
         await run<ErrorResult>(page, { url: "cut.gguf" });
         assert.equal(count("/cut.gguf"), again + 1);
+
+        // A download that replaces a cached copy and fails leaves the old copy in use.
+        const flakyUrl = `flaky-${store}.gguf`;
+        const flaky = await run<LoadResult>(page, { url: flakyUrl });
+        assert.equal(flaky.source, "network");
+        const failed = await run<ErrorResult>(page, { url: flakyUrl, cache: "reload" });
+        assert.match(failed.error, /flaky-[a-z-]+\.gguf: (truncated download|the download failed)/);
+        assert.deepEqual(await run(page, { kind: "list" }), [{ url: `/${flakyUrl}`, size: model.length, etag: null, store }]);
+        const kept = await run<LoadResult>(page, { url: flakyUrl, generate: true });
+        assert.equal(kept.source, "cache");
+        assert.deepEqual(kept.ids, want);
+        await run(page, { kind: "clear" });
+        if (store === "opfs") assert.deepEqual(await run(page, { kind: "opfs-names" }), []);
 
         const badUrl = await run<ErrorResult>(page, { url: "http://[not-a-host/model.gguf" });
         assert.equal(badUrl.name, "InvalidArgumentError");
