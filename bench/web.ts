@@ -289,9 +289,12 @@ async function main(): Promise<void> {
       await e.decode(promptFor(node, DECODE_PROMPT, 1001), 2);
     }
     const samples = engines.map(() => ({ prefill: [] as number[], decode: [] as number[], wall: [] as number[] }));
+    /** Prompt lengths as our tokenizer counts them (the word pieces can split: a few more than --prefill). */
+    const prefillCounts: number[] = [];
     for (let r = 0; r < ROUNDS; r++) {
       for (let i = 0; i < engines.length; i++) {
         const prompt = promptFor(node, PREFILL, 2 * r);
+        if (i === 0) prefillCounts.push(prompt.ids.length);
         const t = await engines[i].prefill(prompt);
         if (t.tokens !== prompt.ids.length) log(`  note: ${engines[i].label} counted ${t.tokens} prompt tokens, our tokenizer ${prompt.ids.length}`);
         samples[i].prefill.push(t.tokens / t.seconds);
@@ -313,7 +316,7 @@ async function main(): Promise<void> {
     const md: string[] = [];
     md.push(`### In the browser: bitnet-ts beside wllama in Chromium, and in Node (\`npm run bench:web${QUICK ? " -- --quick" : ""}\`, ${new Date().toISOString().slice(0, 10)}, ${minutes.toFixed(1)} min)`);
     md.push("");
-    md.push(`Model: \`${basename(modelPath)}\` (${(fileBytes / 2 ** 20).toFixed(0)} MiB, TQ2_0)${QUICK ? ", the --quick shape (4 layers, vocab 1024)" : ", the 2B4T shape of (b) above"}. Both engines in one cross-origin-isolated page of headless Chromium ${chromiumVersion}, ${THREADS} threads each; our engine also in Node, on the same file and threads. Prefill ${PREFILL} tokens from an empty context; decode ${DECODE} tokens after a ${DECODE_PROMPT}-token prompt; greedy, EOS ignored; ${ROUNDS} interleaved rounds, medians (min–max). CPU: ${cpus()[0]?.model ?? "?"} (${availableParallelism()} cores); load average ${load0.toFixed(1)} at the start, ${load1.toFixed(1)} at the end.`);
+    md.push(`Model: \`${basename(modelPath)}\` (${(fileBytes / 2 ** 20).toFixed(0)} MiB, TQ2_0)${QUICK ? ", the --quick shape (4 layers, vocab 1024)" : ", the 2B4T shape of (b) above"}. Both engines in one cross-origin-isolated page of headless Chromium ${chromiumVersion}, ${THREADS} threads each; our engine also in Node, on the same file and threads. Prefill ${range(prefillCounts, 0).replace(/^(\d+)–\1$/, "$1")} tokens from an empty context; decode ${DECODE} tokens after a ${DECODE_PROMPT}-token prompt; greedy, EOS ignored; ${ROUNDS} interleaved rounds, medians (min–max). CPU: ${cpus()[0]?.model ?? "?"} (${availableParallelism()} cores); load average ${load0.toFixed(1)} at the start, ${load1.toFixed(1)} at the end.`);
     md.push("");
     md.push("| engine | prefill tok/s | decode tok/s |");
     md.push("|---|---|---|");
@@ -322,7 +325,7 @@ async function main(): Promise<void> {
     md.push(`| ours in Chromium / ours in Node | ${f(med[0].prefill / med[2].prefill)}× | ${f(med[0].decode / med[2].decode)}× |`);
     md.push("");
     md.push(
-      `wllama's figures are llama.cpp's own timings (prompt_per_second, predicted_per_second), which leave out its JavaScript and messaging; timed by the page's clock like ours, its prefill (${PREFILL} tokens / the whole 1-token completion) is ${f(median(samples[1].wall))} tok/s. Ours are timed by the page's clock (Chromium) or the process's (Node) through the streaming API. Loading: ours ${setup.ours.loadSeconds.toFixed(1)} s in Chromium (from a Blob), wllama ${setup.wllama.loadSeconds.toFixed(1)} s, ours ${nodeLoadSeconds.toFixed(1)} s in Node (from the file).`,
+      `wllama's figures are llama.cpp's own timings (prompt_per_second, predicted_per_second), which leave out its JavaScript and messaging; timed by the page's clock like ours, its prefill (the prompt / the whole 1-token completion) is ${f(median(samples[1].wall))} tok/s. Ours are timed by the page's clock (Chromium) or the process's (Node) through the streaming API. Loading: ours ${setup.ours.loadSeconds.toFixed(1)} s in Chromium (from a Blob), wllama ${setup.wllama.loadSeconds.toFixed(1)} s, ours ${nodeLoadSeconds.toFixed(1)} s in Node (from the file).`,
     );
     const report = md.join("\n");
     if (errors.length > 0) log(`console errors in the page:\n${errors.join("\n")}`);
@@ -332,7 +335,7 @@ async function main(): Promise<void> {
         model: modelPath,
         file_bytes: fileBytes,
         threads: THREADS,
-        prefill_tokens: PREFILL,
+        prefill_tokens: prefillCounts,
         decode_tokens: DECODE,
         rounds: ROUNDS,
         chromium: chromiumVersion,

@@ -76,7 +76,14 @@ export async function openModelUrl(
     throw new BitNetError(`${file}: HTTP ${response.status}${response.statusText ? ` ${response.statusText}` : ""}`);
   }
   const total = expectedSize(response);
-  const onBytes = (loadedBytes: number): void => onProgress({ phase: "download", file, loadedBytes, totalBytes: total });
+  // One event per chunk would be thousands of messages for a large model: at most one per 50 ms, and the last.
+  let last = -Infinity;
+  const onBytes = (loadedBytes: number): void => {
+    const now = performance.now();
+    if (now - last < 50 && loadedBytes !== total) return;
+    last = now;
+    onProgress({ phase: "download", file, loadedBytes, totalBytes: total });
+  };
   onBytes(0);
 
   if (cache) {
