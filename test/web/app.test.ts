@@ -5,18 +5,20 @@
 // returns to idle; after a reload the model comes from the model cache with no request to the server and
 // the conversation is still there (and a new reply continues it as Node does); a saved state that is
 // garbage and a file that is not a GGUF give messages, not a broken page; every control has a label;
-// nothing is logged as an error. Screenshots after a reply (1280×800 and 390×844) go to
+// nothing is logged as an error; served without the isolation headers, the page runs on one thread and
+// says why. Screenshots after a reply (1280×800 and 390×844) go to
 // test-artifacts/web-app/.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:http";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { buildWebApp } from "../../scripts/build-web.ts";
 import { loadModel, type BitNetModel, type ChatMessage } from "../../src/index.ts";
 import { startWebServer, type WebServer } from "../../src/node/web-server.ts";
-import { chromiumSkip, collectErrors, launchChromium } from "../helpers/chromium.ts";
+import { chromiumSkip, closeServer, collectErrors, launchChromium, listen } from "../helpers/chromium.ts";
 
 const root = join(import.meta.dirname, "..", "..");
 const MODEL = join(root, "models", "bitnet-default.gguf");
@@ -255,5 +257,34 @@ describe("the chat page in headless Chromium", { skip: chromiumSkip, timeout: 18
     );
     assert.deepEqual(unlabelled, []);
     assert.deepEqual(errors, []);
+  });
+  test("served without the isolation headers, the page runs on one thread and says why", async () => {
+    const plain = createServer((req, res) => {
+      const path = new URL(req.url ?? "/", "http://x").pathname.slice(1) || "index.html";
+      const type = path.endsWith(".html") ? "text/html" : path.endsWith(".js") ? "text/javascript" : path.endsWith(".css") ? "text/css" : "application/octet-stream";
+      try {
+        res.writeHead(200, { "content-type": type }).end(readFileSync(join(site, ...path.split("/").filter((p) => p && p !== ".."))));
+      } catch {
+        res.writeHead(404).end();
+      }
+    });
+    const base = await listen(plain);
+    const other = await browser.newContext();
+    try {
+      const p = await other.newPage();
+      const problems = collectErrors(p);
+      await p.goto(`${base}/`);
+      await p.waitForFunction(() => document.body.dataset.state === "ready", undefined, { timeout: 60_000 });
+      assert.equal(await p.evaluate(() => crossOriginIsolated), false);
+      assert.equal(await p.evaluate(() => document.body.dataset.threads), "1");
+      assert.match(await p.locator("#engine-badge").innerText(), /· 1 thread$/);
+      if ((await p.evaluate(() => navigator.hardwareConcurrency)) > 1) {
+        assert.match(await p.locator("#engine-fallback").innerText(), /not cross-origin isolated.*Cross-Origin-Opener-Policy: same-origin.*Cross-Origin-Embedder-Policy: require-corp/);
+      }
+      assert.deepEqual(problems, []);
+    } finally {
+      await other.close();
+      await closeServer(plain);
+    }
   });
 });
