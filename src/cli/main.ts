@@ -16,6 +16,7 @@ import { registerPull } from "./pull.ts";
 import { registerReproduce } from "./reproduce.ts";
 import { registerServe } from "./serve.ts";
 import { registerTrain } from "./train.ts";
+import { registerWeb } from "./web.ts";
 
 const program = new Command();
 program
@@ -35,6 +36,7 @@ registerServe(program);
 registerBench(program);
 registerPull(program);
 registerModels(program);
+registerWeb(program);
 
 // A reader that went away (`bitnet generate … | head -1`) ends the command quietly, as for any Unix filter.
 process.stdout.on("error", (e: NodeJS.ErrnoException) => {

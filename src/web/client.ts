@@ -10,8 +10,9 @@ import { reviveError } from "../errors.ts";
 import type { ChatMessage } from "../generate/chat-template.ts";
 import type { GeneratedToken } from "../generate/generate.ts";
 import { ENGINE_WORKER_SOURCE } from "./generated/engine-worker.ts";
+import { absoluteUrl, checkModelCacheChoice, type ModelCacheChoice } from "./model-cache.ts";
 import type {
-  BitNetModelInfo, EngineHello, EngineReply, EngineRequest, EngineStats, FinishInfo, WebLoadProgressEvent, WorkerChatOptions, WorkerGenerateOptions, WorkerModelOptions,
+  BitNetModelInfo, EngineHello, EngineReply, EngineRequest, EngineStats, FinishInfo, WebCacheMode, WebLoadProgressEvent, WorkerChatOptions, WorkerGenerateOptions, WorkerModelOptions,
 } from "./protocol.ts";
 
 export interface BitNetWorkerOptions {
@@ -24,12 +25,22 @@ export interface BitNetWorkerOptions {
   workerUrl?: string | URL;
   /** Matmuls below this many multiply-adds stay on one thread (default 2²⁰). For tests and tuning. */
   minParallelWork?: number;
+  /**
+   * Where `load(url)` keeps downloaded models: "auto" (default: the Origin Private File System, else the
+   * Cache API), "opfs", "cache-api", or "off". See model-cache.ts.
+   */
+  modelCache?: ModelCacheChoice;
 }
 
 export interface WebModelOptions extends WorkerModelOptions {
   onProgress?: (event: WebLoadProgressEvent) => void;
   /** The name errors use for bytes (default "<buffer>"), a Blob (default its file name) or a URL (default the URL). */
   name?: string;
+  /**
+   * For a URL: "use" (default: a cached copy is loaded with no request; else download and keep it),
+   * "revalidate" (ask the server whether the cached copy is current), "reload" (download again) or "off".
+   */
+  cache?: WebCacheMode;
 }
 
 export type WebGenerateOptions = WorkerGenerateOptions & { signal?: AbortSignal };
@@ -51,10 +62,12 @@ interface Pending {
 export async function createBitNetWorker(options: BitNetWorkerOptions = {}): Promise<BitNetWorker> {
   const requested = options.threads ?? (globalThis.navigator?.hardwareConcurrency || 1);
   if (!Number.isInteger(requested) || requested < 1) throw new Error(`threads must be a positive integer, got ${options.threads}`);
+  const modelCache = options.modelCache ?? "auto";
+  checkModelCacheChoice(modelCache);
   const isolated = globalThis.crossOriginIsolated === true;
   const threads = requested > 1 && !isolated ? 1 : requested;
   const url = options.workerUrl ?? URL.createObjectURL(new Blob([ENGINE_WORKER_SOURCE], { type: "text/javascript" }));
-  const client = new BitNetWorker(new Worker(url, { name: "bitnet-engine" }), threads, threads < requested ? ISOLATION_HINT : null, options.minParallelWork);
+  const client = new BitNetWorker(new Worker(url, { name: "bitnet-engine" }), threads, threads < requested ? ISOLATION_HINT : null, options.minParallelWork, modelCache);
   try {
     await client.hello();
   } catch (e) {
@@ -74,12 +87,14 @@ export class BitNetWorker {
   private readonly worker: Worker;
   private readonly requestedThreads: number;
   private readonly minParallelWork: number | undefined;
+  private readonly modelCache: ModelCacheChoice;
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
   private failure: Error | null = null;
 
-  constructor(worker: Worker, threads: number, fallbackReason: string | null, minParallelWork: number | undefined) {
+  constructor(worker: Worker, threads: number, fallbackReason: string | null, minParallelWork: number | undefined, modelCache: ModelCacheChoice = "auto") {
     this.worker = worker;
+    this.modelCache = modelCache;
     this.threads = this.requestedThreads = threads;
     this.fallbackReason = fallbackReason;
     this.minParallelWork = minParallelWork;
@@ -97,13 +112,16 @@ export class BitNetWorker {
 
   /**
    * Loads a GGUF model (replacing the one loaded before) from bytes, a Blob (a File from a picker) or a
-   * URL (fetched by the worker, relative to this page).
+   * URL (fetched by the worker, relative to this page, and kept in the model cache: see `cache`).
    */
   async load(input: ArrayBuffer | Uint8Array | Blob | string | URL, options: WebModelOptions = {}): Promise<BitNetModelInfo> {
-    const { onProgress, name, ...modelOptions } = options;
-    const source = typeof input === "string" || input instanceof URL ? { url: new URL(input, globalThis.location?.href).href } : input;
+    const { onProgress, name, cache = "use", ...modelOptions } = options;
+    const source = typeof input === "string" || input instanceof URL ? { url: absoluteUrl(input) } : input;
     const id = this.nextId++;
-    const msg: EngineRequest = { type: "load", id, source, name, options: modelOptions, threads: this.requestedThreads, minParallelWork: this.minParallelWork, fallbackReason: this.fallbackReason };
+    const msg: EngineRequest = {
+      type: "load", id, source, name, options: modelOptions, threads: this.requestedThreads, minParallelWork: this.minParallelWork, fallbackReason: this.fallbackReason,
+      cache, modelCache: this.modelCache,
+    };
     const info = (await this.request(msg, { onProgress })) as BitNetModelInfo;
     this.info = info;
     this.threads = info.threads;
@@ -163,6 +181,8 @@ export class BitNetWorker {
     signal?.addEventListener("abort", abort);
     try {
       for (;;) {
+        // Tokens the worker sent before it saw the abort are not handed out: an aborted stream stops at once.
+        if (signal?.aborted) throw signal.reason ?? new DOMException("generation aborted", "AbortError");
         const next = tokens.shift();
         if (next) {
           yield next;

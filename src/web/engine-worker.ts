@@ -7,14 +7,15 @@
  * `npm run build:web` bundles this file into a string (generated/engine-worker.ts) that client.ts starts
  * from a Blob URL. Not here: the page's API (client.ts), the pool (src/kernels/wasm/pool.ts).
  */
-import { blobSource, bufferSource, loadModelFrom, type BitNetModel } from "../core.ts";
+import { blobSource, bufferSource, loadModelFrom, type BitNetModel, type ByteSource } from "../core.ts";
 import type { FinishReason } from "../generate/generate.ts";
 import { createKernels, type CreatedKernels } from "../kernels/create.ts";
 import type { Kernels } from "../kernels/types.ts";
 import { ThreadedWasmKernels } from "../kernels/wasm/threaded.ts";
 import { serializeError } from "../errors.ts";
 import { spawnWebWorkerHelper } from "./helper-workers.ts";
-import type { BitNetModelInfo, EngineHello, EngineReply, EngineRequest, EngineStats, FinishInfo, ModelSource, WebLoadProgressEvent } from "./protocol.ts";
+import { openModelUrl, type OpenedModel } from "./model-download.ts";
+import type { BitNetModelInfo, EngineHello, EngineReply, EngineRequest, EngineStats, FinishInfo, WebLoadProgressEvent } from "./protocol.ts";
 
 /** The parts of DedicatedWorkerGlobalScope used here (the DOM library types `self` as a Window). */
 interface WorkerScope {
@@ -88,12 +89,15 @@ async function unload(): Promise<void> {
 async function load(req: Extract<EngineRequest, { type: "load" }>): Promise<BitNetModelInfo> {
   await unload();
   const onProgress = (event: WebLoadProgressEvent): void => post({ type: "progress", id: req.id, event });
-  const input = await openSource(req.source, req.name, onProgress);
+  const opened = await openSource(req, onProgress);
   const chosen = await chooseKernels(req.threads, req.minParallelWork);
   try {
-    model = await loadModelFrom(input, { ...req.options, kernels: chosen.kernels, onProgress });
+    model = await loadModelFrom(opened.source, { ...req.options, kernels: chosen.kernels, onProgress });
   } catch (e) {
     await chosen.kernels.close?.();
+    // A cached file that does not load (an error page served as the model, a file the engine cannot
+    // run) must not be served again on the next load.
+    if (opened.cache && "url" in req.source) await opened.cache.delete(req.source.url).catch(() => undefined);
     throw e;
   }
   kernels = chosen.kernels;
@@ -105,35 +109,19 @@ async function load(req: Extract<EngineRequest, { type: "load" }>): Promise<BitN
     kernels: model.backend,
     threads: chosen.kernels.threads,
     fallbackReason: reasons.length > 0 ? reasons.join("; ") : null,
+    fileBytes: opened.source.size,
+    source: opened.from,
+    cacheError: opened.cacheError,
   };
 }
 
-/** A byte source for the model: bytes and Blobs as they are; a URL downloaded whole, with progress. */
-async function openSource(source: ModelSource, name: string | undefined, onProgress: (e: WebLoadProgressEvent) => void) {
-  if (source instanceof Blob) return name ? blobSource(source, name) : blobSource(source);
-  if (!("url" in source)) return bufferSource(source, name);
-  const file = name ?? source.url;
-  const res = await fetch(source.url);
-  if (!res.ok || !res.body) throw new Error(`${file}: HTTP ${res.status} ${res.statusText}`);
-  const header = res.headers.get("content-length");
-  const totalBytes = header !== null && res.headers.get("content-encoding") === null ? Number(header) : null;
-  const chunks: Uint8Array[] = [];
-  let loadedBytes = 0;
-  const reader = res.body.getReader();
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    chunks.push(value);
-    loadedBytes += value.byteLength;
-    onProgress({ phase: "download", file, loadedBytes, totalBytes });
-  }
-  const bytes = new Uint8Array(loadedBytes);
-  let at = 0;
-  for (const c of chunks) {
-    bytes.set(c, at);
-    at += c.byteLength;
-  }
-  return bufferSource(bytes, file);
+/** A byte source for the model: bytes and Blobs as they are; a URL through the model cache, with progress. */
+async function openSource(req: Extract<EngineRequest, { type: "load" }>, onProgress: (e: WebLoadProgressEvent) => void): Promise<Omit<OpenedModel, "from"> & { from: BitNetModelInfo["source"] }> {
+  const { source, name } = req;
+  const input = (s: ByteSource) => ({ source: s, from: "input" as const, cache: null, cacheError: null });
+  if (source instanceof Blob) return input(name ? blobSource(source, name) : blobSource(source));
+  if (!("url" in source)) return input(bufferSource(source, name));
+  return openModelUrl(source.url, name ?? source.url, req.cache, req.modelCache, onProgress);
 }
 
 /**

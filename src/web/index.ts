@@ -4,7 +4,8 @@
  * Not here: running the engine on the page's own thread (import bitnet-ts/core for that: one thread).
  */
 export { BitNetWorker, createBitNetWorker, type BitNetWorkerOptions, type OnFinish, type WebChatOptions, type WebGenerateOptions, type WebModelOptions } from "./client.ts";
-export type { BitNetModelInfo, EngineStats, FinishInfo, WebLoadProgressEvent } from "./protocol.ts";
+export type { BitNetModelInfo, EngineStats, FinishInfo, WebCacheMode, WebLoadProgressEvent } from "./protocol.ts";
+export { clearModelCache, deleteCachedModel, listCachedModels, type CachedModel, type ModelCacheChoice, type ModelCacheOptions, type ModelCacheStore } from "./model-cache.ts";
 export type { ChatMessage } from "../generate/chat-template.ts";
 export type { GeneratedToken } from "../generate/generate.ts";
 export type { ModelConfig } from "../model/config.ts";

@@ -7,14 +7,24 @@ import type { ChatMessage } from "../generate/chat-template.ts";
 import type { ChatOptions, FinishReason, GenerateOptions } from "../generate/generate.ts";
 import type { ModelConfig } from "../model/config.ts";
 import type { LoadProgressEvent, ModelOptions } from "../model/model.ts";
+import type { ModelCacheChoice } from "./model-cache.ts";
 
 /** Model options that can cross to the worker (kernels are the worker's, progress comes back as messages). */
 export type WorkerModelOptions = Omit<ModelOptions, "kernels" | "onProgress">;
 export type WorkerGenerateOptions = Omit<GenerateOptions, "signal">;
 export type WorkerChatOptions = Omit<ChatOptions, "signal">;
 
-/** Loading progress: the model's own events, plus the download when the model is given as a URL. */
-export type WebLoadProgressEvent = LoadProgressEvent | { phase: "download"; file: string; loadedBytes: number; totalBytes: number | null };
+/**
+ * Loading progress: the model's own events (header, weights, ready), and before them, for a URL, either
+ * "download" events as bytes arrive or one "cache" event when the model is read from the model cache.
+ */
+export type WebLoadProgressEvent =
+  | LoadProgressEvent
+  | { phase: "download"; file: string; loadedBytes: number; totalBytes: number | null }
+  | { phase: "cache"; file: string; totalBytes: number };
+
+/** How `load(url)` uses the model cache (see model-download.ts): "use" (default), "revalidate", "reload" or "off". */
+export type WebCacheMode = "use" | "revalidate" | "reload" | "off";
 
 /** What `load` resolves to. */
 export interface BitNetModelInfo {
@@ -27,6 +37,12 @@ export interface BitNetModelInfo {
   threads: number;
   /** Why fewer threads (or slower kernels) than asked for are in use, or null. */
   fallbackReason: string | null;
+  /** Size of the model file in bytes. */
+  fileBytes: number;
+  /** Where the bytes came from: the model cache (no request made), the network, or the caller (bytes, Blob). */
+  source: "cache" | "network" | "input";
+  /** Why a downloaded model was not kept in the model cache, or null. */
+  cacheError: string | null;
 }
 
 export interface FinishInfo {
@@ -46,7 +62,18 @@ export type ModelSource = ArrayBuffer | Uint8Array | Blob | { url: string };
 
 export type EngineRequest =
   | { type: "hello"; id: number }
-  | { type: "load"; id: number; source: ModelSource; name?: string; options: WorkerModelOptions; threads: number; minParallelWork?: number; fallbackReason: string | null }
+  | {
+      type: "load";
+      id: number;
+      source: ModelSource;
+      name?: string;
+      options: WorkerModelOptions;
+      threads: number;
+      minParallelWork?: number;
+      fallbackReason: string | null;
+      cache: WebCacheMode;
+      modelCache: ModelCacheChoice;
+    }
   | { type: "generate"; id: number; prompt: string | number[]; options: WorkerGenerateOptions }
   | { type: "chat"; id: number; messages: ChatMessage[]; options: WorkerChatOptions }
   | { type: "tokenize"; id: number; text: string; addBos?: boolean; special?: boolean }

@@ -6,23 +6,18 @@
 // provides it.
 import { after, before, describe, test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { join } from "node:path";
-import { chromium, type Browser } from "playwright-core";
+import type { Browser } from "playwright-core";
 import { buildWebBundles } from "../../scripts/build-web.ts";
 import { loadModel } from "../../src/index.ts";
+import { chromiumSkip, closeServer, ISOLATION_HEADERS, launchChromium, listen } from "../helpers/chromium.ts";
 
 const root = join(import.meta.dirname, "..", "..");
 const MODEL = join(root, "models", "bitnet-default.gguf");
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const PROMPT = "And God said";
 const MAX_TOKENS = 24;
-
-const haveChromium = existsSync(CHROMIUM);
-const inCI = process.env.CI === "true";
-const skip = !haveChromium && !inCI ? `Chromium not found at ${CHROMIUM} (run scripts/install-chromium.sh, or set CHROMIUM_PATH); CI does not skip this test` : false;
 
 /**
  * The page: `runBitNet(options)` creates the engine worker, loads the model (from its URL, or as bytes or
@@ -105,7 +100,7 @@ interface RunOptions {
   stops?: boolean;
 }
 
-describe("the browser engine in headless Chromium", { skip, timeout: 120_000 }, () => {
+describe("the browser engine in headless Chromium", { skip: chromiumSkip, timeout: 120_000 }, () => {
   let server: Server;
   let browser: Browser;
   let base = "";
@@ -113,7 +108,6 @@ describe("the browser engine in headless Chromium", { skip, timeout: 120_000 }, 
   let promptTokens = 0;
 
   before(async () => {
-    assert.ok(haveChromium, `Chromium not found at ${CHROMIUM}: CI must install it (scripts/install-chromium.sh)`);
     const reference = async (): Promise<void> => {
       const model = await loadModel(MODEL);
       const onFinish = (_: string, p: number): void => void (promptTokens = p);
@@ -121,7 +115,7 @@ describe("the browser engine in headless Chromium", { skip, timeout: 120_000 }, 
       await model.dispose();
     };
     let page = "";
-    [{ page }, browser] = await Promise.all([buildWebBundles(), chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox"] }), reference()]);
+    [{ page }, browser] = await Promise.all([buildWebBundles(), launchChromium(), reference()]);
     assert.equal(want.length, MAX_TOKENS);
     const files: Record<string, [string, string | Buffer]> = {
       "": ["text/html", PAGE],
@@ -136,16 +130,15 @@ describe("the browser engine in headless Chromium", { skip, timeout: 120_000 }, 
         return;
       }
       const headers: Record<string, string> = { "content-type": file[0], "cache-control": "no-store" };
-      if (m[1] === "iso") Object.assign(headers, { "cross-origin-opener-policy": "same-origin", "cross-origin-embedder-policy": "require-corp" });
+      if (m[1] === "iso") Object.assign(headers, ISOLATION_HEADERS);
       res.writeHead(200, headers).end(file[1]);
     });
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    base = await listen(server);
   });
 
   after(async () => {
     await browser?.close();
-    await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+    await closeServer(server);
   });
 
   /** Opens the page under /iso/ or /plain/ and runs one engine per entry of `runs`, one after the other. */
