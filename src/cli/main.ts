@@ -6,9 +6,13 @@ import { Command } from "commander";
 import { registerBench } from "./bench.ts";
 import { registerChat } from "./chat.ts";
 import { registerConvert } from "./convert.ts";
+import { registerEnergy } from "./energy.ts";
+import { registerEval } from "./eval.ts";
 import { registerGenerate } from "./generate.ts";
 import { registerInfo } from "./info.ts";
 import { registerLogits } from "./logits.ts";
+import { registerPerplexity } from "./perplexity.ts";
+import { registerReport } from "./report.ts";
 import { registerReproduce } from "./reproduce.ts";
 import { registerTrain } from "./train.ts";
 
@@ -27,6 +31,10 @@ registerConvert(program);
 registerTrain(program);
 registerReproduce(program);
 registerBench(program);
+registerPerplexity(program);
+registerEval(program);
+registerEnergy(program);
+registerReport(program);
 
 try {
   await program.parseAsync(process.argv);
