@@ -10,15 +10,13 @@
  * item's log-likelihoods, is_greedy, gold and scores).
  */
 import type { Command } from "commander";
-import { existsSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { basename, join } from "node:path";
 import { ModelScorer } from "../eval/scorer.ts";
 import { countParameters, formatParams } from "../eval/report.ts";
 import { evalJson, metricsLines, table2Markdown } from "../eval/table.ts";
-import { parseTaskList } from "../eval/tasks/registry.ts";
 import { readModelHeader } from "../node/model-header.ts";
-import { runTasks, samplesJsonl } from "../node/evaluate.ts";
+import { loadTasks, samplesJsonl, scoreTasks } from "../node/evaluate.ts";
 import { writeFileAtomic } from "../node/write-atomic.ts";
 import { defaultModelPath } from "./default-model.ts";
 import { addModelFlags, openModel, parseIntFlag, type ModelFlags } from "./model-options.ts";
@@ -46,11 +44,11 @@ export function registerEval(program: Command): void {
     const path = flags.model ?? defaultModelPath();
     if (!path) throw new Error("no model given: pass -m FILE (no embedded default model is installed)");
     const limit = parseIntFlag("limit", flags.limit, 1);
-    parseTaskList(flags.tasks, { exists: existsSync, dataDir: flags.dataDir, join }); // a bad --tasks fails before the model loads
+    const tasks = await loadTasks(flags.tasks, { limit, dataDir: flags.dataDir }); // bad task files fail before the model loads
     const model = await openModel({ ...flags, model: path });
     try {
       const t0 = performance.now();
-      const runs = await runTasks(new ModelScorer(model), model.tokenizer, flags.tasks, { limit, dataDir: flags.dataDir, progress: flags.json ? undefined : countProgressBar });
+      const runs = await scoreTasks(new ModelScorer(model), model.tokenizer, tasks, { progress: flags.json ? undefined : countProgressBar });
       const seconds = (performance.now() - t0) / 1000;
       const results = runs.map((r) => r.result);
       const json = evalJson(path, results);

@@ -56,7 +56,6 @@ export function formatParams(n: number): string {
 }
 
 const mib = (b: number): string => `${(b / 2 ** 20).toFixed(2)} MiB`;
-const ratio = (a: number, b: number): string => `${(a / b).toFixed(2)}×`;
 
 /** FP over ternary: how many times the ternary model is smaller, faster or better (the paper's "(2.60×)"). */
 export interface ReportRatios {

@@ -37,13 +37,18 @@ export interface TaskRun {
   result: TaskResult;
 }
 
-/** Loads every task named by `tasksArg` (all files are read and checked first), then scores them in turn. */
-export async function runTasks(scorer: LogprobScorer, tok: EvalTokenizer, tasksArg: string, o: { limit?: number; dataDir?: string; progress?: ProgressFactory; label?: string } = {}): Promise<TaskRun[]> {
+/** Loads (reads and checks) every task `tasksArg` names, before any model is loaded. */
+export async function loadTasks(tasksArg: string, o: { limit?: number; dataDir?: string } = {}): Promise<LoadedTask[]> {
   const specs = parseTaskList(tasksArg, { exists: existsSync, dataDir: o.dataDir, join });
   const loaded: LoadedTask[] = [];
   for (const s of specs) loaded.push(await loadTask(s, o.limit));
+  return loaded;
+}
+
+/** Scores loaded tasks in turn on one model, with a progress display per task. */
+export async function scoreTasks(scorer: LogprobScorer, tok: EvalTokenizer, tasks: readonly LoadedTask[], o: { progress?: ProgressFactory; label?: string } = {}): Promise<TaskRun[]> {
   const runs: TaskRun[] = [];
-  for (const l of loaded) {
+  for (const l of tasks) {
     const bar = o.progress?.(`${o.label ? `${o.label} ` : ""}${l.info.name}`);
     try {
       const scores = await scoreItems(scorer, tok, l.items, { onProgress: (done, total) => bar?.update(done, total, `${done} items`) });
@@ -104,7 +109,7 @@ export async function buildReport(o: ReportOptions): Promise<ReportRun> {
   const note = o.note ?? (() => undefined);
   const headers = { ternary: await readModelHeader(o.ternary), fp: await readModelHeader(o.fp) };
   const tasksArg = o.tasks ?? "kjv";
-  if (tasksArg !== "") parseTaskList(tasksArg, { exists: existsSync, dataDir: o.dataDir, join }); // fail early on a bad --tasks
+  const tasks = tasksArg === "" ? [] : await loadTasks(tasksArg, { limit: o.limit, dataDir: o.dataDir }); // bad task files fail before any measuring
   const ctx = o.ctx ?? Math.min(512, headers.ternary.config.contextLength, headers.fp.config.contextLength);
   const textName = o.text === null ? null : (o.text ?? `${BUNDLED_KJV} (held-out chapters)`);
   const text = o.text === null ? null : o.text === undefined ? await heldOutText() : await readTextFile(o.text);
@@ -134,7 +139,7 @@ export async function buildReport(o: ReportOptions): Promise<ReportRun> {
           bar?.stop();
         }
       }
-      runs[which] = tasksArg === "" ? [] : await runTasks(scorer, model.tokenizer, tasksArg, { limit: o.limit, dataDir: o.dataDir, progress: o.progress, label: labels[which] });
+      runs[which] = await scoreTasks(scorer, model.tokenizer, tasks, { progress: o.progress, label: labels[which] });
       sides[which] = {
         label: labels[which], file: path, fileBytes: header.fileBytes, parameters: countParameters(header.tensors), weightTypes: linearWeightTypes(header.tensors),
         peakRssBytes: probe.maxRssBytes, baselineRssBytes: probe.baselineRssBytes, decodeMsPerToken: probe.decodeMsPerToken, prefillTokS: probe.prefillTokS,
