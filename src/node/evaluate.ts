@@ -71,8 +71,10 @@ export function samplesJsonl(run: TaskRun): string {
 export interface ReportOptions {
   ternary: string;
   fp: string;
-  /** Perplexity text file; undefined: the held-out KJV chapters; null: no perplexity. */
+  /** Perplexity text file; undefined: the held-out split of `corpus`; null: no perplexity. */
   text?: string | null;
+  /** The corpus whose held-out split is the default text (default: the bundled KJV). */
+  corpus?: string;
   /** Perplexity context (default: 512, or the smaller of the two models' training contexts). */
   ctx?: number;
   /** At most this many perplexity chunks. */
@@ -111,8 +113,8 @@ export async function buildReport(o: ReportOptions): Promise<ReportRun> {
   const tasksArg = o.tasks ?? "kjv";
   const tasks = tasksArg === "" ? [] : await loadTasks(tasksArg, { limit: o.limit, dataDir: o.dataDir }); // bad task files fail before any measuring
   const ctx = o.ctx ?? Math.min(512, headers.ternary.config.contextLength, headers.fp.config.contextLength);
-  const textName = o.text === null ? null : (o.text ?? `${BUNDLED_KJV} (held-out chapters)`);
-  const text = o.text === null ? null : o.text === undefined ? await heldOutText() : await readTextFile(o.text);
+  const textName = o.text === null ? null : (o.text ?? `${o.corpus ?? BUNDLED_KJV} (held-out split)`);
+  const text = o.text === null ? null : o.text === undefined ? await heldOutText(o.corpus) : await readTextFile(o.text);
   const promptTokens = o.promptTokens ?? 128;
   const decodeTokens = o.decodeTokens ?? 64;
   const rounds = o.rounds ?? 3;
