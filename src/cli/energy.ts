@@ -10,6 +10,7 @@
  */
 import type { Command } from "commander";
 import { availableParallelism } from "node:os";
+import { isAbsolute, relative } from "node:path";
 import { estimateEnergy, modelMatmuls, perOperationRatio } from "../eval/energy.ts";
 import { readModelHeader } from "../node/model-header.ts";
 import { probeModel } from "../node/model-probe.ts";
@@ -79,7 +80,8 @@ export function registerEnergy(program: Command): void {
       const L: string[] = [];
       L.push("Arithmetic energy of the matrix multiplications, by the b1.58 paper's model (its Fig. 3): operations counted and");
       L.push("priced per operation. It is a model of the arithmetic's energy, not a measurement; memory traffic is left out.", "");
-      L.push(`${path}: ${est.linearShapes} BitLinear matrices; per token:`);
+      const shown = relative(process.cwd(), path);
+      L.push(`${shown.startsWith("..") || isAbsolute(shown) ? path : shown}: ${est.linearShapes} BitLinear matrices; per token:`);
       L.push(`  ternary (INT8 additions)      ${int(est.ternaryOps.adds)} additions`);
       L.push(`  FP16, the same shapes         ${int(est.fp16Ops.muls)} multiplications + ${int(est.fp16Ops.adds)} additions`);
       L.push(`  output head (FP16 in both)    ${int(est.headOps.muls)} multiplications + ${int(est.headOps.adds)} additions`, "");

@@ -28,6 +28,14 @@ interface EvalFlags extends ModelFlags {
   json?: boolean;
   out?: string;
   dataDir?: string;
+  addBosToken: string;
+}
+
+/** --add-bos-token: lm-eval's add_bos_token model argument (None, True, False). */
+export function parseAddBos(v: string): boolean | undefined {
+  if (v === "auto") return undefined;
+  if (v === "true" || v === "false") return v === "true";
+  throw new Error(`--add-bos-token must be auto, true or false, got '${v}'`);
 }
 
 export function registerEval(program: Command): void {
@@ -38,17 +46,19 @@ export function registerEval(program: Command): void {
     .option("--limit <n>", "score only the first N items of each task")
     .option("--data-dir <dir>", "where TASK alone is looked for, as TASK.jsonl or TASK.json")
     .option("--out <dir>", "write results.json, results.md and samples-<task>.jsonl there")
+    .option("--add-bos-token <auto|true|false>", "BOS before each context: auto = when the vocabulary adds it (lm-eval ≥ 0.4.10); false = lm-eval 0.4.0–0.4.9's default", "auto")
     .option("--json", "print one JSON object");
   addModelFlags(cmd);
   cmd.action(async (flags: EvalFlags) => {
     const path = flags.model ?? defaultModelPath();
     if (!path) throw new Error("no model given: pass -m FILE (no embedded default model is installed)");
     const limit = parseIntFlag("limit", flags.limit, 1);
+    const addBos = parseAddBos(flags.addBosToken);
     const tasks = await loadTasks(flags.tasks, { limit, dataDir: flags.dataDir }); // bad task files fail before the model loads
     const model = await openModel({ ...flags, model: path });
     try {
       const t0 = performance.now();
-      const runs = await scoreTasks(new ModelScorer(model), model.tokenizer, tasks, { progress: flags.json ? undefined : countProgressBar });
+      const runs = await scoreTasks(new ModelScorer(model), model.tokenizer, tasks, { addBos, progress: flags.json ? undefined : countProgressBar });
       const seconds = (performance.now() - t0) / 1000;
       const results = runs.map((r) => r.result);
       const json = evalJson(path, results);

@@ -6,7 +6,8 @@
  * - tokens (lm_eval/api/model.py, _encode_pair): trailing whitespace of the context moves to the front of
  *   the continuation; the continuation's tokens are those of tokenize(context + continuation) after the
  *   first len(tokenize(context)) of them; both tokenizations add BOS when the vocabulary does (as a
- *   Hugging Face tokenizer does by default). An empty context becomes the BOS (or EOS) token alone;
+ *   Hugging Face tokenizer does by default, which the harness follows since 0.4.10; releases 0.4.0–0.4.9
+ *   added no BOS for causal models: `addBos: false`). An empty context becomes the BOS (or EOS) token alone;
  * - the model reads context tokens + continuation tokens, left-truncated to its context plus one
  *   (lm_eval/models/huggingface.py, _loglikelihood_tokens), and LL = Σ log-softmax of the continuation's
  *   tokens; is_greedy = every one of them was the argmax;
@@ -57,7 +58,7 @@ export function multipleInputItem(contexts: readonly string[], continuation: str
 const TRAILING_SPACE = /[\t\n\v\f\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+$/u;
 
 /** The harness's _encode_pair (and its empty-context rule): context tokens and continuation tokens. */
-export function encodePair(tok: EvalTokenizer, context: string, continuation: string): { context: number[]; continuation: number[] } {
+export function encodePair(tok: EvalTokenizer, context: string, continuation: string, addBos?: boolean): { context: number[]; continuation: number[] } {
   if (context === "") {
     const cont = tok.encode(continuation, { addBos: false });
     const prefix = tok.bos ?? tok.eos;
@@ -69,14 +70,15 @@ export function encodePair(tok: EvalTokenizer, context: string, continuation: st
     continuation = spaces + continuation;
     context = context.slice(0, context.length - spaces.length);
   }
-  const whole = tok.encode(context + continuation);
-  const ctx = tok.encode(context);
+  const opts = addBos === undefined ? undefined : { addBos };
+  const whole = tok.encode(context + continuation, opts);
+  const ctx = tok.encode(context, opts);
   return { context: ctx, continuation: whole.slice(ctx.length) };
 }
 
 /** The score request the harness feeds the model for one (context, continuation), for a model reading at most `contextLength` tokens. */
-export function pairRequest(tok: EvalTokenizer, context: string, continuation: string, contextLength: number, what: string): ScoreRequest {
-  const enc = encodePair(tok, context, continuation);
+export function pairRequest(tok: EvalTokenizer, context: string, continuation: string, contextLength: number, what: string, addBos?: boolean): ScoreRequest {
+  const enc = encodePair(tok, context, continuation, addBos);
   const n = enc.continuation.length;
   if (n === 0) throw new InvalidArgumentError(`${what}: the continuation ${JSON.stringify(continuation)} has no tokens of its own`);
   if (n > contextLength) throw new ContextOverflowError(`${what}: the continuation has ${n} tokens, more than the context of ${contextLength}`);
@@ -137,6 +139,8 @@ export function taskMetrics(scores: readonly ItemScore[], metrics: readonly Metr
 }
 
 export interface ScoreItemsOptions {
+  /** BOS before the context: undefined = as the vocabulary says (the harness's add_bos_token=None), or forced on or off. */
+  addBos?: boolean;
   /** Items handed to the scorer at once (a batching scorer can run their requests together). Default 8. */
   block?: number;
   /** Called after each block with the items done so far. */
@@ -149,7 +153,7 @@ export async function scoreItems(scorer: LogprobScorer, tok: EvalTokenizer, item
   const out: ItemScore[] = [];
   for (let start = 0; start < items.length; start += block) {
     const chunk = items.slice(start, start + block);
-    const requests = chunk.flatMap((item) => item.requests.map((r, c) => pairRequest(tok, r.context, r.continuation, scorer.contextLength, `${item.source}: choice ${c}`)));
+    const requests = chunk.flatMap((item) => item.requests.map((r, c) => pairRequest(tok, r.context, r.continuation, scorer.contextLength, `${item.source}: choice ${c}`, o.addBos)));
     const answers = await scorer.score(requests);
     let at = 0;
     for (const item of chunk) {

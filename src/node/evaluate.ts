@@ -46,12 +46,12 @@ export async function loadTasks(tasksArg: string, o: { limit?: number; dataDir?:
 }
 
 /** Scores loaded tasks in turn on one model, with a progress display per task. */
-export async function scoreTasks(scorer: LogprobScorer, tok: EvalTokenizer, tasks: readonly LoadedTask[], o: { progress?: ProgressFactory; label?: string } = {}): Promise<TaskRun[]> {
+export async function scoreTasks(scorer: LogprobScorer, tok: EvalTokenizer, tasks: readonly LoadedTask[], o: { progress?: ProgressFactory; label?: string; addBos?: boolean } = {}): Promise<TaskRun[]> {
   const runs: TaskRun[] = [];
   for (const l of tasks) {
     const bar = o.progress?.(`${o.label ? `${o.label} ` : ""}${l.info.name}`);
     try {
-      const scores = await scoreItems(scorer, tok, l.items, { onProgress: (done, total) => bar?.update(done, total, `${done} items`) });
+      const scores = await scoreItems(scorer, tok, l.items, { addBos: o.addBos, onProgress: (done, total) => bar?.update(done, total, `${done} items`) });
       runs.push({ loaded: l, scores, result: { task: l.info, metrics: taskMetrics(scores, l.info.metrics) } });
     } finally {
       bar?.stop();

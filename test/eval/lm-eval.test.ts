@@ -70,6 +70,8 @@ test("acc_norm divides by the choice's length in characters as Python counts the
 
 test("_encode_pair: the trailing space moves into the continuation; the continuation is the whole string's tail", async () => {
   assert.deepEqual(encodePair(chars, "The cat ", "sat"), encodePair(chars, "The cat", " sat"));
+  assert.deepEqual(encodePair(chars, "Hi", " x").context, [1, 72, 105], "BOS as the vocabulary says (lm-eval ≥ 0.4.10)");
+  assert.deepEqual(encodePair(chars, "Hi", " x", false).context, [72, 105], "no BOS: lm-eval 0.4.0–0.4.9's default for causal models");
   assert.deepEqual(encodePair(chars, "Q:\n\t ", "x"), { context: chars.encode("Q:"), continuation: Array.from("\n\t x", (c) => c.codePointAt(0)) });
   // A tokenizer that merges across the boundary: "ab" is one token (9) only when both letters are there.
   const merging: EvalTokenizer = {
