@@ -31,7 +31,7 @@ export async function defaultEvalContext(path: string, wanted = 512): Promise<nu
 export function registerPerplexity(program: Command): void {
   const cmd = program
     .command("perplexity")
-    .description("perplexity of a text as llama.cpp's llama-perplexity computes it (second half of each ctx-token chunk)")
+    .description("perplexity of a text as llama.cpp's llama-perplexity computes it (the second half of each --ctx-token chunk; --ctx defaults to 512, or the model's training context when smaller)")
     .option("-f, --file <text>", "text file (UTF-8 or gzip; default: the held-out chapters of the bundled KJV)")
     .option("--chunks <n>", "at most this many chunks (default: all)")
     .option("--json", "print one JSON object");
@@ -43,7 +43,7 @@ export function registerPerplexity(program: Command): void {
     const chunks = parseIntFlag("chunks", flags.chunks, 1);
     const what = flags.file ?? `${BUNDLED_KJV} (held-out chapters)`;
     const text = flags.file !== undefined ? await readTextFile(flags.file) : await heldOutText();
-    const model = await openModel({ ...flags, model: path, ctx: String(ctx), batch: flags.batch ?? String(ctx) });
+    const model = await openModel({ ...flags, model: path, ctx: String(ctx) });
     const bar = flags.json || !process.stderr.isTTY ? null : countProgressBar("perplexity");
     const live = !flags.json && bar === null;
     try {

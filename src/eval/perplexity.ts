@@ -26,6 +26,11 @@ export interface PerplexityOptions {
   bos: number | undefined;
   /** What the tokens are, for error messages (a file name). */
   what?: string;
+  /**
+   * Chunks handed to the scorer in one call (llama.cpp's n_seq = n_batch / n_ctx, 4 by default there), so
+   * that a scorer that batches sequences can read them together. The result does not depend on it.
+   */
+  sequences?: number;
 }
 
 export interface ChunkEstimate {
@@ -109,13 +114,18 @@ export async function perplexity(scorer: LogprobScorer, tokens: readonly number[
   const n = perplexityChunkCount(tokens.length, o);
   if (o.ctx - 1 > scorer.contextLength) throw new InvalidArgumentError(`ctx ${o.ctx} is larger than the model's context of ${scorer.contextLength} (load it with a larger context)`);
   const first = Math.floor(o.ctx / 2); // C's n_ctx/2
+  const seqs = o.sequences ?? 4;
+  if (!Number.isInteger(seqs) || seqs < 1) throw new InvalidArgumentError(`sequences must be a positive integer, got ${o.sequences}`);
   const acc = new NllAccumulator();
   const estimates: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const [scores] = await scorer.score([{ tokens: perplexityChunk(tokens, i, o.ctx, o.bos), from: first + 1 }]);
-    for (const lp of scores.logprobs) acc.add(lp);
-    estimates.push(acc.ppl);
-    onChunk?.({ chunk: i + 1, chunks: n, ppl: acc.ppl, count: acc.count });
+  for (let i = 0; i < n; i += seqs) {
+    const group = Array.from({ length: Math.min(seqs, n - i) }, (_, j) => ({ tokens: perplexityChunk(tokens, i + j, o.ctx, o.bos), from: first + 1 }));
+    const answers = await scorer.score(group);
+    answers.forEach((scores, j) => {
+      for (const lp of scores.logprobs) acc.add(lp);
+      estimates.push(acc.ppl);
+      onChunk?.({ chunk: i + j + 1, chunks: n, ppl: acc.ppl, count: acc.count });
+    });
   }
   const f = acc.final();
   return { ...f, count: acc.count, chunks: n, tokens: tokens.length, ctx: o.ctx, estimates };

@@ -18,7 +18,7 @@ export interface ReportSide {
   weightTypes: string;
   /** Peak resident memory of a process that loads the model, prefills and decodes (bytes). */
   peakRssBytes: number;
-  /** The same process's peak before it loaded the model (Node, the library, the wasm module). */
+  /** The same process's resident memory just before it loaded the model (Node, the library, the wasm module). */
   baselineRssBytes: number;
   /** Milliseconds per decoded token, and prefill tokens per second. */
   decodeMsPerToken: number;
@@ -105,7 +105,7 @@ export function reportMarkdown(r: Report): string {
   lines.push("## Table 1: size, memory, latency, perplexity", "");
   lines.push(table1Markdown(r), "");
   lines.push(`The ternary row's brackets are FP / ternary (for prefill, ternary / FP): how many times smaller or faster it is. `
-    + "Peak memory is the process's peak resident set; 'of which after loading' is how much it grew from just before the model was loaded (Node and the library are the rest). "
+    + "Peak memory is the process's peak resident set; 'of which after loading' is the peak minus the resident memory just before the model was loaded (Node and the library are the rest). "
     + (q.perplexity === null ? "" : `Perplexity ternary / FP: ${q.perplexity.toFixed(4)} (${((q.perplexity - 1) * 100).toFixed(1)}%).`), "");
   if (r.ternary.tasks.length > 0) {
     lines.push("## Table 2: zero-shot accuracy (%)", "");

@@ -7,7 +7,7 @@
  */
 import { existsSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
-import { join } from "node:path";
+import { isAbsolute, join, relative } from "node:path";
 import { arch, cpus } from "node:os";
 import { loadModel } from "../index.ts";
 import { typeName } from "../formats/gguf/types.ts";
@@ -93,6 +93,12 @@ export interface ReportOptions {
   note?: (line: string) => void;
 }
 
+/** A path as a reader of the report wants it: relative to the working directory when inside it. */
+export function displayPath(path: string): string {
+  const r = relative(process.cwd(), path);
+  return r === "" || r.startsWith("..") || isAbsolute(r) ? path : r;
+}
+
 function linearWeightTypes(tensors: readonly { name: string; type: number }[]): string {
   const names = new Set(tensors.filter((t) => /^blk\.\d+\.(attn_(q|k|v|output)|ffn_(gate|up|down))\.weight$/.test(t.name)).map((t) => typeName(t.type).toLowerCase()));
   return [...names].join("+") || "?";
@@ -113,7 +119,7 @@ export async function buildReport(o: ReportOptions): Promise<ReportRun> {
   const tasksArg = o.tasks ?? "kjv";
   const tasks = tasksArg === "" ? [] : await loadTasks(tasksArg, { limit: o.limit, dataDir: o.dataDir }); // bad task files fail before any measuring
   const ctx = o.ctx ?? Math.min(512, headers.ternary.config.contextLength, headers.fp.config.contextLength);
-  const textName = o.text === null ? null : (o.text ?? `${o.corpus ?? BUNDLED_KJV} (held-out split)`);
+  const textName = o.text === null ? null : displayPath(o.text ?? `${o.corpus ?? BUNDLED_KJV}`) + (o.text === undefined ? " (held-out split)" : "");
   const text = o.text === null ? null : o.text === undefined ? await heldOutText(o.corpus) : await readTextFile(o.text);
   const promptTokens = o.promptTokens ?? 128;
   const decodeTokens = o.decodeTokens ?? 64;
@@ -143,7 +149,7 @@ export async function buildReport(o: ReportOptions): Promise<ReportRun> {
       }
       runs[which] = await scoreTasks(scorer, model.tokenizer, tasks, { progress: o.progress, label: labels[which] });
       sides[which] = {
-        label: labels[which], file: path, fileBytes: header.fileBytes, parameters: countParameters(header.tensors), weightTypes: linearWeightTypes(header.tensors),
+        label: labels[which], file: displayPath(path), fileBytes: header.fileBytes, parameters: countParameters(header.tensors), weightTypes: linearWeightTypes(header.tensors),
         peakRssBytes: probe.maxRssBytes, baselineRssBytes: probe.baselineRssBytes, decodeMsPerToken: probe.decodeMsPerToken, prefillTokS: probe.prefillTokS,
         perplexity, tasks: runs[which].map((r) => r.result),
       };

@@ -30,7 +30,7 @@ export interface ProbeResult {
   prefillSamples: number[];
   decodeSamples: number[];
   maxRssBytes: number;
-  /** Peak resident memory before the model was loaded (Node, the library and its wasm module). */
+  /** Resident memory just before the model was loaded (Node, the library and its wasm module). */
   baselineRssBytes: number;
   kvCacheBytes: number;
   /** Joules per decoded token, measured (RAPL), or why there is no figure. */
@@ -72,7 +72,7 @@ async function child(path: string, o: ProbeOptions): Promise<ProbeResult> {
   const { benchPrompt, timeDecode, timePrefill } = await import("../eval/speed.ts");
   const { openRapl } = await import("./rapl.ts");
   const contextLength = Math.max(o.promptTokens, DECODE_PROMPT + o.decodeTokens) + 1;
-  const baselineRssBytes = process.resourceUsage().maxRSS * 1024;
+  const baselineRssBytes = process.memoryUsage().rss; // now, not the peak: the import's transient peak says nothing about the model
   const t0 = performance.now();
   const model = await loadModel(path, { threads: o.threads, contextLength, batchSize: Math.min(o.promptTokens, 256) });
   const loadSeconds = (performance.now() - t0) / 1000;

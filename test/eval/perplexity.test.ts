@@ -28,7 +28,7 @@ test("protocol: chunks, BOS, the scored second halves, running estimates and lla
   const tokens = Array.from({ length: 19 }, (_, i) => i); // 19 tokens, ctx 8: ⌊19/8⌋ = 2 chunks
   const fake = new FakeScorer((r) => ({ logprobs: r.tokens.slice(r.from).map((t) => -t / 100) }));
   const seen: number[] = [];
-  const r = await perplexity(fake, tokens, { ctx: 8, bos: 999 }, (e) => seen.push(e.ppl));
+  const r = await perplexity(fake, tokens, { ctx: 8, bos: 999, sequences: 3 }, (e) => seen.push(e.ppl));
   assert.deepEqual(fake.seen.map((q) => [...q.tokens]), [[999, 1, 2, 3, 4, 5, 6, 7], [999, 9, 10, 11, 12, 13, 14, 15]]);
   assert.deepEqual(fake.seen.map((q) => q.from), [5, 5]); // positions ctx/2 + 1 … ctx − 1
   // nll: 0.05 0.06 0.07 | 0.13 0.14 0.15
@@ -47,7 +47,7 @@ test("protocol: chunks, BOS, the scored second halves, running estimates and lla
 test("protocol: --chunks caps the count, an odd ctx scores from ⌊ctx/2⌋ + 1, no BOS keeps the first token", async () => {
   const tokens = Array.from({ length: 40 }, (_, i) => i);
   const fake = new FakeScorer((r) => ({ logprobs: r.tokens.slice(r.from).map(() => -1) }));
-  const r = await perplexity(fake, tokens, { ctx: 9, bos: undefined, chunks: 2 });
+  const r = await perplexity(fake, tokens, { ctx: 9, bos: undefined, chunks: 2, sequences: 1 });
   assert.equal(r.chunks, 2);
   assert.deepEqual(fake.seen.map((q) => [q.tokens[0], q.from, q.tokens.length]), [[0, 5, 9], [9, 5, 9]]);
   assert.equal(r.count, 8);
@@ -71,6 +71,7 @@ test("bad input: an empty text, fewer than 2·ctx tokens, a ctx over the model's
   await assert.rejects(perplexity(fake, Array(1000).fill(5), { ctx: 200, bos: 1 }), /ctx 200 is larger than the model's context of 100/);
   await assert.rejects(perplexity(fake, Array(1000).fill(5), { ctx: 3, bos: 1 }), /ctx must be an integer ≥ 4/);
   await assert.rejects(perplexity(fake, Array(1000).fill(5), { ctx: 8, bos: 1, chunks: 0 }), /chunks must be a positive integer/);
+  await assert.rejects(perplexity(fake, Array(1000).fill(5), { ctx: 8, bos: 1, sequences: 0 }), /sequences must be a positive integer/);
 });
 
 const KJV_EXCERPT = [
