@@ -41,3 +41,25 @@ export function loadProgressBar(): { update: (e: LoadProgressEvent) => void; sto
     stop: () => bar.stop(),
   };
 }
+
+/** A bar over a count of work items (chunks, task items), on a terminal only; `label` is shown after the count. */
+export function countProgressBar(title: string): ByteProgress {
+  if (!process.stderr.isTTY) return { update() {}, stop() {} };
+  const bar = new cliProgress.SingleBar(
+    { format: `${title} [{bar}] {percentage}% | {value}/{total} | {label} | ETA {eta_formatted}`, stream: process.stderr, clearOnComplete: true, hideCursor: true },
+    cliProgress.Presets.shades_classic,
+  );
+  let started = false;
+  return {
+    update(done, total, label = "") {
+      if (!started) {
+        bar.start(total, 0, { label });
+        started = true;
+      }
+      bar.update(done, { label });
+    },
+    stop() {
+      if (started) bar.stop();
+    },
+  };
+}

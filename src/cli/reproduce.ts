@@ -4,13 +4,16 @@
  * each with its recipe, through the same session as `bitnet train` (src/node/train-run.ts), one directory per
  * run in --out (config.json, metrics.jsonl, loss.svg/png, checkpoints/, model.gguf, and result.json with
  * what reproduce-analysis.ts measured). Then, in --out: results.json, results.md (the table),
- * loss-<size>-<activation>.svg/png (both sides' curves) and ppl-vs-params-<activation>.svg/png.
+ * loss-<size>-<activation>.svg/png (both sides' curves) and ppl-vs-params-<activation>.svg/png; and per
+ * size, unless --no-report, `bitnet report` on the two exported models in report-<size>-<activation>/
+ * (Table 1 on this CPU, perplexity on the held-out split, the KJV zero-shot task), summed up in results.md.
  *
  * Restartable: a run whose result.json exists is not trained again, and a run with a checkpoint continues
  * from it, so rerunning the same command after Ctrl-C (or after adding sizes) picks up where it stopped.
  * A run directory holding another config is an error (use another --out).
  */
 import { mkdir, readFile, stat, writeFile } from "node:fs/promises";
+import { availableParallelism } from "node:os";
 import { join, resolve } from "node:path";
 import { Option, type Command } from "commander";
 import { tensorByteSize } from "../formats/gguf/types.ts";
@@ -20,7 +23,7 @@ import { plotLossCurves } from "../train/plot.ts";
 import { downInputZeros, lossDropAround, stageSwitchStep, stageSwitchWindow, ternaryFractions } from "../train/reproduce-analysis.ts";
 import {
   DEFAULT_REPRO_SETTINGS, PAPER_GAPS, QUICK_REPRO_SETTINGS, REPRO_SIDES, REPRO_SIZES, reproRunConfig, reproRunName, reproSize, resultsMarkdown, sizeResult,
-  type ReproResults, type ReproRunResult, type ReproSettings, type ReproSide, type ReproSize, type ReproSizeResult,
+  type ReproReportSide, type ReproReportSummary, type ReproResults, type ReproRunResult, type ReproSettings, type ReproSide, type ReproSize, type ReproSizeResult,
 } from "../train/reproduce.ts";
 import { runConfigJson, type RunConfig } from "../train/run-config.ts";
 import type { GateActivation } from "../kernels/types.ts";
@@ -30,6 +33,9 @@ import { selectGemm } from "../train/wasm-gemm.ts";
 import { CheckpointStore } from "../node/checkpoint-store.ts";
 import { fmtDuration, loadCorpusData, runTrainingSession, writeSvgAndPng, type CorpusData } from "../node/train-run.ts";
 import { abortOnSigint, progressReporter } from "./train-progress.ts";
+import { buildReport, writeReport } from "../node/evaluate.ts";
+import { reportJson, type ReportJson } from "../eval/report.ts";
+import { countProgressBar } from "./progress.ts";
 
 interface ReproduceFlags {
   sizes?: string;
@@ -43,6 +49,7 @@ interface ReproduceFlags {
   bitnetLr?: number;
   fpLr?: number;
   gemm: "wasm" | "js";
+  report: boolean;
 }
 
 function positive(flag: string, integer: boolean, zeroOk = false): (raw: string) => number {
@@ -167,6 +174,47 @@ async function writeScalingPlot(out: string, act: GateActivation, all: readonly 
   await writeSvgAndPng(join(out, `ppl-vs-params-${act}`), svg);
 }
 
+/** The summary of a report.json for results.md. */
+function reportSummary(dir: string, j: ReportJson): ReproReportSummary {
+  const side = (x: ReportJson["ternary"]): ReproReportSide => {
+    const k = x.eval.results.kjv;
+    return {
+      fileBytes: x.fileBytes, peakRssBytes: x.peakRssBytes, decodeMsPerToken: x.decodeMsPerToken, prefillTokS: x.prefillTokS,
+      ppl: x.perplexity?.ppl ?? null, pplStderr: x.perplexity?.stderr ?? null,
+      kjv: k ? { acc: k.acc, accStderr: k.acc_stderr, accNorm: k.acc_norm as number, accNormStderr: k.acc_norm_stderr, n: k.n } : null,
+    };
+  };
+  return { dir, ctx: j.ternary.perplexity?.ctx ?? null, threads: j.settings.threads, bitnet: side(j.ternary), fp: side(j.fp) };
+}
+
+/**
+ * `bitnet report` on one size's two exported models, into report-<size>-<activation>/ (read back instead
+ * when its report.json is newer than both models): Table 1 on this CPU, perplexity on the corpus's
+ * held-out split, and the KJV task when the corpus is the bundled KJV.
+ */
+async function reportSize(out: string, z: ReproSizeResult, settings: ReproSettings): Promise<ReproReportSummary> {
+  const name = `report-${z.size}-${z.activation}`;
+  const dir = join(out, name);
+  const models = [join(out, z.bitnet.run, "model.gguf"), join(out, z.fp.run, "model.gguf")];
+  const cached = await readText(join(dir, "report.json"));
+  if (cached !== undefined) {
+    const made = (await stat(join(dir, "report.json"))).mtimeMs;
+    const newest = Math.max(...(await Promise.all(models.map(async (m) => (await stat(m)).mtimeMs))));
+    if (made > newest) {
+      process.stdout.write(`${name}: done already (${join(dir, "report.json")})\n`);
+      return reportSummary(name, JSON.parse(cached) as ReportJson);
+    }
+  }
+  process.stdout.write(`${name}: measuring the exported models (bitnet report)\n`);
+  const run = await buildReport({
+    ternary: models[0], fp: models[1], corpus: settings.data, tasks: settings.data === undefined ? "kjv" : "",
+    limit: settings.reportItems, chunks: settings.reportChunks, threads: availableParallelism(),
+    progress: countProgressBar, note: (l) => process.stdout.write(`  ${l}\n`),
+  });
+  await writeReport(dir, run);
+  return reportSummary(name, reportJson(run.report));
+}
+
 export function registerReproduce(program: Command): void {
   program
     .command("reproduce")
@@ -182,6 +230,7 @@ export function registerReproduce(program: Command): void {
     .option("--bitnet-lr <lr>", `BitNet's peak learning rate at every size; stage 2 peaks at 2/3 of it (default: each size's, ${REPRO_SIZES.map((z) => `${z.name} ${z.bitnetLr}`).join(", ")})`, positive("--bitnet-lr", false))
     .option("--fp-lr <lr>", `the FP baseline's peak learning rate at every size (default: each size's, ${REPRO_SIZES.map((z) => `${z.name} ${z.fpLr}`).join(", ")})`, positive("--fp-lr", false))
     .addOption(new Option("--gemm <backend>", "linear-layer products: WebAssembly SIMD or JavaScript").choices(["wasm", "js"]).default("wasm"))
+    .option("--no-report", "skip bitnet report on each size's exported models (speed, memory, perplexity, the KJV zero-shot task)")
     .action(async (flags: ReproduceFlags) => {
       const startedAt = performance.now();
       if (flags.steps !== undefined && flags.tokens !== undefined) throw new Error("--steps and --tokens: give one of them");
@@ -224,6 +273,7 @@ export function registerReproduce(program: Command): void {
             pair[side] = r;
           }
           const z = sizeResult(pair.bitnet as ReproRunResult, pair.fp as ReproRunResult); // both sides ran above
+          if (flags.report) z.report = await reportSize(out, z, settings);
           results.push(z);
           await writeSizePlot(out, z);
         }

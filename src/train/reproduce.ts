@@ -89,6 +89,9 @@ export interface ReproSettings {
   steps?: number;
   /** Corpus path (undefined: the bundled KJV). */
   data?: string;
+  /** `bitnet report` per size: at most this many KJV task items and perplexity chunks (undefined: all). */
+  reportItems?: number;
+  reportChunks?: number;
 }
 
 export const DEFAULT_REPRO_SETTINGS: ReproSettings = {
@@ -99,7 +102,7 @@ export const DEFAULT_REPRO_SETTINGS: ReproSettings = {
  * `--quick`: a smoke test of the whole pipeline (the test's end-to-end run, seconds): the smallest size's
  * shape with a 300-token vocabulary, context 64, 2 sequences per step, 24 steps, 1024 validation tokens.
  */
-export const QUICK_REPRO_SETTINGS: Partial<ReproSettings> = { seqLen: 64, batchSize: 2, steps: 24, evalTokens: 1024, evals: 2, vocabSize: 300 };
+export const QUICK_REPRO_SETTINGS: Partial<ReproSettings> = { seqLen: 64, batchSize: 2, steps: 24, evalTokens: 1024, evals: 2, vocabSize: 300, reportItems: 200, reportChunks: 40 };
 
 export type ReproSide = "bitnet" | "fp";
 export const REPRO_SIDES: readonly ReproSide[] = ["bitnet", "fp"];
@@ -223,6 +226,30 @@ export interface ReproSizeResult {
   pplGapPercent: number;
   /** BitNet's exported linear-weight bytes / FP's. */
   weightBytesRatio: number;
+  /** What `bitnet report` measured on the two exported models (absent with --no-report). */
+  report?: ReproReportSummary;
+}
+
+/** One side of a size's report: the paper's Table 1 columns on this CPU and the KJV zero-shot task. */
+export interface ReproReportSide {
+  fileBytes: number;
+  peakRssBytes: number;
+  decodeMsPerToken: number;
+  prefillTokS: number;
+  /** llama-perplexity's protocol on the held-out text. */
+  ppl: number | null;
+  pplStderr: number | null;
+  /** The KJV task (null when the corpus is not the bundled KJV). */
+  kjv: { acc: number; accStderr: number | null; accNorm: number; accNormStderr: number | null; n: number } | null;
+}
+
+export interface ReproReportSummary {
+  /** The report's directory, relative to the reproduction's --out. */
+  dir: string;
+  ctx: number | null;
+  threads: number;
+  bitnet: ReproReportSide;
+  fp: ReproReportSide;
 }
 
 export interface ReproResults {
@@ -287,5 +314,33 @@ export function resultsMarkdown(r: ReproResults, notes: readonly string[] = []):
     + "FP's over the same steps is the control: how much the loss falls there anyway.");
   for (const n of notes) lines.push(`- ${n}`);
   lines.push("");
+  const reported = r.sizes.filter((z) => z.report !== undefined);
+  if (reported.length > 0) lines.push(...reportSection(reported), "");
   return lines.join("\n");
+}
+
+const pct1 = (x: number): string => (x * 100).toFixed(1);
+const mib2 = (b: number): string => (b / 2 ** 20).toFixed(2);
+
+/** results.md's second table: `bitnet report` on each size's two models (Table 1 on this CPU, and the KJV task as Table 2). */
+function reportSection(sizes: readonly ReproSizeResult[]): string[] {
+  const lines: string[] = [];
+  const first = sizes[0].report as ReproReportSummary;
+  lines.push("## The exported models on this CPU (`bitnet report`)", "");
+  lines.push(`Per size, \`bitnet report\` on the two exported GGUF files (${first.threads} thread(s)): file size, peak resident memory and decode latency of a process `
+    + `that loads the model, prefill throughput, perplexity by llama-perplexity's protocol on the held-out text${first.ctx === null ? "" : ` (context ${first.ctx})`}, `
+    + "and the built-in KJV zero-shot task (4 choices, chance 25%; acc_norm ± its standard error), scored as lm-evaluation-harness scores multiple choice. "
+    + "Each size's full report (Markdown, JSON, plot) is in its report-<size>-<activation>/ directory.", "");
+  lines.push("| size | act | file BitNet / FP (MiB) | peak memory BitNet / FP (MiB) | decode ms/token BitNet / FP | prefill tok/s BitNet / FP | PPL BitNet / FP | KJV acc_norm BitNet / FP (%) | KJV acc BitNet / FP (%) |");
+  lines.push("|---|---|---|---|---|---|---|---|---|");
+  for (const z of sizes) {
+    const { bitnet: b, fp: f } = z.report as ReproReportSummary;
+    const ppl = b.ppl === null || f.ppl === null ? "–" : `${b.ppl.toFixed(2)} / ${f.ppl.toFixed(2)}`;
+    const err = (x: number | null): string => (x === null ? "" : ` ± ${pct1(x)}`);
+    const kjvNorm = b.kjv && f.kjv ? `${pct1(b.kjv.accNorm)}${err(b.kjv.accNormStderr)} / ${pct1(f.kjv.accNorm)}${err(f.kjv.accNormStderr)}` : "–";
+    const kjvAcc = b.kjv && f.kjv ? `${pct1(b.kjv.acc)} / ${pct1(f.kjv.acc)}` : "–";
+    lines.push(`| ${z.size} | ${z.activation} | ${mib2(b.fileBytes)} / ${mib2(f.fileBytes)} | ${mib2(b.peakRssBytes)} / ${mib2(f.peakRssBytes)} `
+      + `| ${b.decodeMsPerToken.toFixed(2)} / ${f.decodeMsPerToken.toFixed(2)} | ${b.prefillTokS.toFixed(0)} / ${f.prefillTokS.toFixed(0)} | ${ppl} | ${kjvNorm} | ${kjvAcc} |`);
+  }
+  return lines;
 }

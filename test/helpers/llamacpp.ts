@@ -146,6 +146,25 @@ export async function llamaCppGreedy(
   });
 }
 
+/**
+ * Raw logits at every position of `tokens`, evaluated as one sequence from an empty cache: [T, V]
+ * (row t = the logits after tokens[t]). For perplexity and log-likelihood comparisons.
+ */
+export async function llamaCppAllLogits(modelPath: string, tokens: readonly number[], options?: LlamaCppOptions): Promise<Float32Array> {
+  if (tokens.length === 0) throw new Error("llamacpp harness: empty token list for all-logits");
+  return withSequence(modelPath, { ...options, contextSize: Math.max(options?.contextSize ?? defaultContextSize, tokens.length) }, async (sequence) => {
+    const input: ControlledEvaluateInputItem[] = tokens.map((token) => [token as Token, { generateNext: { logits: true } }]);
+    const results = await sequence.controlledEvaluate(input);
+    let out: Float32Array | undefined;
+    results.forEach((r, t) => {
+      const row = logitsToArray(r?.next.logits, `${modelPath} position ${t}`);
+      out ??= new Float32Array(tokens.length * row.length);
+      out.set(row, t * row.length);
+    });
+    return out as Float32Array;
+  });
+}
+
 /** llama.cpp's tokenization of `text`; with `special`, text like `<s>` becomes the special token. No BOS is added. */
 export async function llamaCppTokenize(modelPath: string, text: string, special = false): Promise<number[]> {
   const model = await loadModel(modelPath);

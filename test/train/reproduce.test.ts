@@ -33,8 +33,9 @@ test("bitnet reproduce --quick trains both sides and writes every output with co
   const r = await runCli(quick);
   assert.equal(r.code, 0, r.stderr);
   assert.deepEqual(readdirSync(out).sort(), [
-    "loss-xs-silu.png", "loss-xs-silu.svg", "ppl-vs-params-silu.png", "ppl-vs-params-silu.svg", "results.json", "results.md", "xs-silu-bitnet", "xs-silu-fp",
+    "loss-xs-silu.png", "loss-xs-silu.svg", "ppl-vs-params-silu.png", "ppl-vs-params-silu.svg", "report-xs-silu", "results.json", "results.md", "xs-silu-bitnet", "xs-silu-fp",
   ]);
+  assert.deepEqual(readdirSync(join(out, "report-xs-silu")).sort(), ["report.json", "report.md", "report.png", "report.svg"], "bitnet report on the pair (no tasks: the corpus is not the bundled KJV)");
   for (const run of ["xs-silu-bitnet", "xs-silu-fp"]) {
     assert.deepEqual(readdirSync(join(out, run)).sort(), ["checkpoints", "config.json", "loss.png", "loss.svg", "metrics.jsonl", "model.gguf", "result.json"]);
   }
@@ -106,6 +107,14 @@ test("bitnet reproduce --quick trains both sides and writes every output with co
 
   const md = readFileSync(join(out, "results.md"), "utf8");
   assert.ok(md.includes(`| xs | silu | ${(z.params / 1e6).toFixed(2)}M | 3k | ${b.lr} / ${f.lr} |`), md);
+  // bitnet report on the exported pair: the same files, perplexity on the corpus's held-out split at the run's context.
+  const rep = z.report;
+  assert.ok(rep !== undefined);
+  assert.deepEqual([rep.dir, rep.ctx, rep.bitnet.fileBytes, rep.fp.fileBytes], ["report-xs-silu", 64, b.fileBytes, f.fileBytes]);
+  assert.equal(rep.bitnet.kjv, null);
+  assert.ok((rep.bitnet.ppl as number) > 1 && (rep.fp.ppl as number) > 1);
+  assert.ok(md.includes("## The exported models on this CPU (`bitnet report`)"), md);
+  assert.ok(md.includes(`| ${(rep.bitnet.ppl as number).toFixed(2)} / ${(rep.fp.ppl as number).toFixed(2)} | – | – |`), md);
   assert.ok(md.includes(`${z.pplRatio.toFixed(4)}`));
 });
 
@@ -115,6 +124,7 @@ test("rerunning the same command reads the finished runs instead of training the
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /xs-silu-bitnet: done already/);
   assert.match(r.stdout, /xs-silu-fp: done already/);
+  assert.match(r.stdout, /report-xs-silu: done already/);
   assert.doesNotMatch(r.stdout, /step \d+\/24/);
   assert.equal(readFileSync(join(out, "results.json"), "utf8"), before);
 });

@@ -13,7 +13,7 @@
  * Not here: which models are measured, interleaving and statistics (run.ts).
  */
 import type { Kernels } from "../../kernels/types.ts";
-import { argmax } from "../../generate/sampler.ts";
+import { timeDecode, timePrefill, type Timing } from "../../eval/speed.ts";
 import { loadModel } from "../../index.ts";
 import type { KVCacheType } from "../../model/kv-cache.ts";
 import type { HeadType } from "../../model/weights.ts";
@@ -32,10 +32,7 @@ export interface EngineOptions {
   kernels?: Kernels;
 }
 
-export interface Timing {
-  tokens: number;
-  seconds: number;
-}
+export type { Timing };
 
 export interface Engine {
   /** "bitnet-ts (wasm-relaxed-simd ×2)", "llama.cpp b… (CPU)". */
@@ -50,13 +47,7 @@ export interface Engine {
   dispose(): Promise<void>;
 }
 
-export { argmax };
-
-/** A deterministic prompt of `n` ordinary token ids (above the 259 control and byte tokens when the vocabulary allows). */
-export function benchPrompt(n: number, vocab: number): number[] {
-  const lo = vocab > 300 ? 259 : 0;
-  return Array.from({ length: n }, (_, i) => lo + ((i * 7919 + 13) % (vocab - lo)));
-}
+export { argmax, benchPrompt } from "../../eval/speed.ts";
 
 export async function openOurs(path: string, o: EngineOptions): Promise<Engine & { vocabSize: number }> {
   const model = await loadModel(path, { threads: o.threads, contextLength: o.contextLength, batchSize: o.batchSize, kvCacheType: o.kvCacheType, kernels: o.kernels, headType: o.headType });
@@ -65,23 +56,8 @@ export async function openOurs(path: string, o: EngineOptions): Promise<Engine &
   return {
     label: `bitnet-ts (${model.backend}${threads}${head})`,
     vocabSize: model.config.vocabSize,
-    async prefill(prompt) {
-      model.reset();
-      const t0 = performance.now();
-      argmax(model.evaluate(prompt));
-      return (performance.now() - t0) / 1000;
-    },
-    async decode(prompt, steps, maxSeconds = Infinity) {
-      model.reset();
-      let next = argmax(model.evaluate(prompt));
-      const t0 = performance.now();
-      let n = 0;
-      while (n < steps && performance.now() - t0 < maxSeconds * 1000) {
-        next = argmax(model.step(next));
-        n++;
-      }
-      return { tokens: n, seconds: (performance.now() - t0) / 1000 };
-    },
+    prefill: async (prompt) => timePrefill(model, prompt),
+    decode: async (prompt, steps, maxSeconds) => timeDecode(model, prompt, steps, maxSeconds),
     dispose: () => model.dispose(),
   };
 }
