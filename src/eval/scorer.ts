@@ -7,14 +7,15 @@
  * never read, so a request of n tokens needs a context of n − 1. The answer per request is each scored
  * token's log-softmax (float64, llama.cpp's arithmetic: log-softmax.ts) and whether it was the argmax.
  *
- * `ModelScorer` runs requests one after another on one model. Requests that share a beginning (the
- * choices of one multiple-choice item: one context, several continuations) reuse the model's KV cache:
- * `evaluate` keeps the longest cached prefix, so the context is read once and each continuation is fed
- * token by token after it. A request with many scored tokens (a perplexity chunk) is read in one pass
- * with `allLogits` instead, which batches every position. A scorer that batches many sequences per
- * forward step can replace this one behind the same interface.
+ * `ModelScorer` gives every request a sequence of its own (src/model/sequences.ts) and runs them all at
+ * once, so the model batches them step by step: the ternary weights are read once per step for all the
+ * requests in flight, as many as the model has parallel sequences. A new sequence gets the slot that
+ * already holds most of its tokens, so the choices of one multiple-choice item (one context, several
+ * continuations) read the context once. Each scored row is turned into a log-probability as it comes and
+ * dropped: a perplexity chunk never holds [ctx, vocab] logits at once.
  */
 import { ContextOverflowError, InvalidArgumentError } from "../errors.ts";
+import type { Sequence } from "../model/sequences.ts";
 import { tokenLogprob } from "./log-softmax.ts";
 
 export interface ScoreRequest {
@@ -43,10 +44,7 @@ export interface LogprobScorer {
 export interface ScoringModel {
   readonly contextLength: number;
   readonly config: { readonly vocabSize: number };
-  /** Makes the cache hold exactly `ids` (reusing its longest cached prefix); the logits after the last id. */
-  evaluate(ids: readonly number[]): Float32Array;
-  /** Logits at every position of `ids`, [T, V], from an empty cache. */
-  allLogits(ids: readonly number[]): Float32Array;
+  createSequence(options?: { hint?: readonly number[] }): Promise<Pick<Sequence, "evaluate" | "dispose">>;
 }
 
 /** Checks one request against a scorer's limits; errors name the request. */
@@ -61,13 +59,6 @@ export function checkRequest(r: ScoreRequest, index: number, contextLength: numb
   }
 }
 
-/**
- * Scored tokens above which a request is read in one batched pass (allLogits) rather than as a cached
- * prefix plus single-token steps. A multiple-choice continuation is a few to a few dozen tokens; a
- * perplexity chunk is hundreds.
- */
-export const STEP_LIMIT = 48;
-
 export class ModelScorer implements LogprobScorer {
   readonly contextLength: number;
   readonly vocabSize: number;
@@ -81,35 +72,28 @@ export class ModelScorer implements LogprobScorer {
 
   async score(requests: readonly ScoreRequest[]): Promise<TokenScores[]> {
     requests.forEach((r, i) => checkRequest(r, i, this.contextLength, this.vocabSize));
-    return requests.map((r) => (r.tokens.length - r.from > STEP_LIMIT ? this.batched(r) : this.stepwise(r)));
+    return Promise.all(requests.map((r) => this.one(r)));
   }
 
-  /** The context through the cache (its shared prefix is not recomputed), then one token per step. */
-  private stepwise(r: ScoreRequest): TokenScores {
+  /** Reads tokens 0..n−2 on a sequence of its own; the logits after token i−1 score token i, for i ≥ from. */
+  private async one(r: ScoreRequest): Promise<TokenScores> {
     const V = this.vocabSize;
     const n = r.tokens.length;
+    const read = r.tokens.slice(0, n - 1);
     const logprobs = new Float64Array(n - r.from);
-    const greedy: boolean[] = [];
-    for (let i = r.from; i < n; i++) {
-      const logits = this.model.evaluate(r.tokens.slice(0, i));
-      const s = tokenLogprob(logits, 0, V, r.tokens[i]);
-      logprobs[i - r.from] = s.logprob;
-      greedy.push(s.greedy);
-    }
-    return { logprobs, greedy };
-  }
-
-  /** Every position in one pass from an empty cache. */
-  private batched(r: ScoreRequest): TokenScores {
-    const V = this.vocabSize;
-    const n = r.tokens.length;
-    const all = this.model.allLogits(r.tokens.slice(0, n - 1));
-    const logprobs = new Float64Array(n - r.from);
-    const greedy: boolean[] = [];
-    for (let i = r.from; i < n; i++) {
-      const s = tokenLogprob(all, (i - 1) * V, V, r.tokens[i]);
-      logprobs[i - r.from] = s.logprob;
-      greedy.push(s.greedy);
+    const greedy = new Array<boolean>(n - r.from).fill(false);
+    const seq = await this.model.createSequence({ hint: read });
+    try {
+      await seq.evaluate(read, {
+        scoreFrom: r.from - 1,
+        onLogits: (logits, p) => {
+          const s = tokenLogprob(logits, 0, V, r.tokens[p + 1]);
+          logprobs[p + 1 - r.from] = s.logprob;
+          greedy[p + 1 - r.from] = s.greedy;
+        },
+      });
+    } finally {
+      seq.dispose();
     }
     return { logprobs, greedy };
   }

@@ -16,18 +16,19 @@ import { fileURLToPath } from "node:url";
 import {
   choiceItem, encodePair, multipleInputItem, pairRequest, pythonLength, scoreItem, scoreItems, taskMetrics, type EvalTokenizer, type McItem,
 } from "../../src/eval/lm-eval.ts";
-import { ModelScorer, STEP_LIMIT } from "../../src/eval/scorer.ts";
+import { ModelScorer } from "../../src/eval/scorer.ts";
 import { meanStderr } from "../../src/eval/stats.ts";
 import { kjvItems } from "../../src/eval/tasks/kjv.ts";
 import { loadModel } from "../../src/index.ts";
 import { heldOutChapters } from "../../src/node/task-files.ts";
 import { disposeLlamaCpp } from "../helpers/llamacpp.ts";
+import { DEFAULT_MODEL, fixturePath } from "../helpers/fixtures.ts";
 import { FakeScorer, LlamaCppScorer } from "./helpers.ts";
 
 after(() => disposeLlamaCpp());
 
-const TINY = fileURLToPath(new URL("../../../shared/fixtures/bitnet-tiny-tq2_0.gguf", import.meta.url));
-const DEFAULT = fileURLToPath(new URL("../../models/bitnet-default.gguf", import.meta.url));
+const TINY = fixturePath("bitnet-tiny-tq2_0.gguf");
+const DEFAULT = DEFAULT_MODEL;
 
 /** One token per character, BOS = 1 first: every token boundary is visible in a test. */
 const chars: EvalTokenizer = {
@@ -136,8 +137,8 @@ async function llParity(t: import("node:test").TestContext, path: string, items:
 test("llama.cpp parity: per-choice LL on KJV items with the default model (cache reused across choices)", { skip: existsSync(DEFAULT) ? false : "models/bitnet-default.gguf is absent" }, async (t) => {
   const items = kjvItems(await heldOutChapters()).slice(0, 4);
   items.push(choiceItem("And God said, Let there be", ["light", "darkness upon the face of the deep and the waters"], 0, "generic"));
-  // A continuation longer than STEP_LIMIT tokens takes the batched path.
-  items.push(choiceItem("In the beginning", [Array(STEP_LIMIT).fill("and the earth").join(" ")], 0, "long"));
+  // A long continuation: many rows scored in one evaluation.
+  items.push(choiceItem("In the beginning", [Array(48).fill("and the earth").join(" ")], 0, "long"));
   await llParity(t, DEFAULT, items, 256, false);
 });
 

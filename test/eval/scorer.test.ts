@@ -1,13 +1,14 @@
 /**
  * ModelScorer (src/eval/scorer.ts) over a fake model whose logits are a known function of the tokens read:
- * each scored token gets the log-softmax of the row after the token before it, in the stepwise path (a
- * context through the cache, then one token per call) and in the batched one (allLogits), with the same
- * numbers; and careless requests are errors that name the request.
+ * each scored token gets the log-softmax of the row after the token before it, whether the request scores
+ * a few tokens or many, with every request on a sequence of its own, all at once; and careless requests
+ * are errors that name the request.
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { ContextOverflowError, InvalidArgumentError } from "../../src/errors.ts";
-import { ModelScorer, STEP_LIMIT, type ScoringModel } from "../../src/eval/scorer.ts";
+import { ModelScorer, type ScoringModel } from "../../src/eval/scorer.ts";
+import type { EvaluateOptions } from "../../src/model/sequences.ts";
 
 const V = 5;
 
@@ -17,19 +18,22 @@ function row(prefix: readonly number[]): Float32Array {
   return Float32Array.from({ length: V }, (_, v) => (v * last + prefix.length) % 7);
 }
 
+/** Records each sequence's evaluation as "evaluate <tokens read> from <first scored row>", and when it is disposed. */
 function fakeModel(calls: string[]): ScoringModel {
   return {
     contextLength: 200,
     config: { vocabSize: V },
-    evaluate(ids) {
-      calls.push(`evaluate ${ids.length}`);
-      return row(ids);
-    },
-    allLogits(ids) {
-      calls.push(`allLogits ${ids.length}`);
-      const out = new Float32Array(ids.length * V);
-      for (let t = 0; t < ids.length; t++) out.set(row(ids.slice(0, t + 1)), t * V);
-      return out;
+    async createSequence() {
+      return {
+        async evaluate(ids: readonly number[], o: EvaluateOptions = {}) {
+          calls.push(`evaluate ${ids.length} from ${o.scoreFrom}`);
+          for (let p = o.scoreFrom ?? ids.length - 1; p < ids.length; p++) o.onLogits?.(row(ids.slice(0, p + 1)), p);
+          return row(ids);
+        },
+        dispose() {
+          calls.push("dispose");
+        },
+      };
     },
   };
 }
@@ -51,23 +55,17 @@ function close(got: Float64Array, want: number[]): void {
   got.forEach((x, i) => assert.ok(Math.abs(x - want[i]) < 1e-6, `scored token ${i}: ${x} vs ${want[i]}`));
 }
 
-test("stepwise: each scored token against the row before it; choices after one context reread only what differs", async () => {
+test("each scored token against the row after the token before it; every request on a sequence of its own, all at once", async () => {
   const calls: string[] = [];
   const s = new ModelScorer(fakeModel(calls));
   const ctx = [1, 2, 3, 4];
-  const [a, b] = await s.score([{ tokens: [...ctx, 2, 3], from: 4 }, { tokens: [...ctx, 4], from: 4 }]);
+  const long = Array.from({ length: 60 }, (_, i) => (i * 3) % V);
+  const [a, b, c] = await s.score([{ tokens: [...ctx, 2, 3], from: 4 }, { tokens: [...ctx, 4], from: 4 }, { tokens: long, from: 5 }]);
   close(a.logprobs, expected([...ctx, 2, 3], 4));
   close(b.logprobs, expected([...ctx, 4], 4));
-  assert.deepEqual(calls, ["evaluate 4", "evaluate 5", "evaluate 4"], "the context, one step, then the context again (the model keeps its cached prefix)");
+  close(c.logprobs, expected(long, 5));
+  assert.deepEqual(calls, ["evaluate 5 from 3", "evaluate 4 from 3", "evaluate 59 from 4", "dispose", "dispose", "dispose"], "all three submitted before any ended");
   assert.deepEqual(b.greedy, [Array.from(row(ctx)).indexOf(Math.max(...row(ctx))) === 4]);
-});
-
-test("batched: a request with more than STEP_LIMIT scored tokens is one allLogits pass, with the same numbers", async () => {
-  const calls: string[] = [];
-  const tokens = Array.from({ length: STEP_LIMIT + 10 }, (_, i) => (i * 3) % V);
-  const [r] = await new ModelScorer(fakeModel(calls)).score([{ tokens, from: 5 }]);
-  assert.deepEqual(calls, [`allLogits ${tokens.length - 1}`]);
-  close(r.logprobs, expected(tokens, 5));
 });
 
 test("careless requests: from out of range, too long for the context, a token outside the vocabulary", async () => {
