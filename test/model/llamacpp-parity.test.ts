@@ -14,8 +14,10 @@ import { loadModel } from "../../src/index.ts";
 import { syntheticModel, type SyntheticSpec } from "../../src/model/synthetic.ts";
 import { atomicFileSink } from "../../src/node/atomic-file-sink.ts";
 import { disposeLlamaCpp, llamaCppGreedy, llamaCppLastLogits } from "../helpers/llamacpp.ts";
-import { referenceForward } from "../helpers/f64-reference.ts";
+import { referenceForward } from "../helpers/ref64.ts";
 import { refModelFromGGUF } from "../helpers/ref-model-from-gguf.ts";
+import { maxAbsDiff } from "../helpers/compare.ts";
+import { greedyIds } from "../helpers/generate.ts";
 
 const SHAPES: Omit<SyntheticSpec, "seed" | "architecture" | "vocabSize" | "embeddingType">[] = [
   { linearType: "tq2_0", dim: 256, ffnDim: 768, nLayers: 2, nHeads: 4, nKvHeads: 1 },
@@ -50,13 +52,9 @@ describe("parity with llama.cpp on random models", () => {
       const wantLogits = await llamaCppLastLogits(paths[i], PROMPT);
       const model = await loadModel(paths[i], { contextLength: 256, actQuant: "block256" });
       try {
-        const logits = model.logits(PROMPT);
-        let d = 0;
-        for (let k = 0; k < logits.length; k++) d = Math.max(d, Math.abs(logits[k] - wantLogits[k]));
+        const d = maxAbsDiff(model.logits(PROMPT), wantLogits);
         assert.ok(d < 1e-3, `max |Δlogit| ${d}`);
-        const got: number[] = [];
-        for await (const p of model.generate(PROMPT, { temperature: 0, maxTokens: 32, ignoreEos: true })) if (p.token >= 0) got.push(p.token);
-        assert.deepEqual(got, want.tokens);
+        assert.deepEqual(await greedyIds(model, PROMPT, 32), want.tokens);
       } finally {
         await model.dispose();
       }
@@ -68,8 +66,7 @@ describe("parity with llama.cpp on random models", () => {
     const want = referenceForward(await refModelFromGGUF(paths[0], "silu", "token"), PROMPT).at(-1) as Float64Array;
     const got = model.logits(PROMPT);
     await model.dispose();
-    let d = 0;
-    for (let k = 0; k < got.length; k++) d = Math.max(d, Math.abs(got[k] - want[k]));
+    const d = maxAbsDiff(got, want);
     assert.ok(d < 1e-4, `max |Δlogit| ${d}`);
   });
 });
@@ -100,13 +97,9 @@ describe("the FP baseline through the same engine, against llama.cpp", () => {
       const want = await llamaCppGreedy(path, PROMPT, 16);
       const model = await loadModel(path, { contextLength: 256 });
       try {
-        const logits = model.logits(PROMPT);
-        let d = 0;
-        for (let k = 0; k < logits.length; k++) d = Math.max(d, Math.abs(logits[k] - wantLogits[k]));
+        const d = maxAbsDiff(model.logits(PROMPT), wantLogits);
         assert.ok(d < tol, `max |Δlogit| ${d}`);
-        const got: number[] = [];
-        for await (const p of model.generate(PROMPT, { temperature: 0, maxTokens: 16, ignoreEos: true })) if (p.token >= 0) got.push(p.token);
-        assert.deepEqual(got, want.tokens);
+        assert.deepEqual(await greedyIds(model, PROMPT, 16), want.tokens);
       } finally {
         await model.dispose();
       }

@@ -2,7 +2,7 @@
  * The Hugging Face export (src/train/export-safetensors.ts through src/node/export-hf-dir.ts), read back with our
  * safetensors reader and unpacked with hf-packed.ts: codes and γ equal the training side's absmean result, the
  * float tensors equal the parameters, config.json carries what transformers' BitNetForCausalLM reads. The layout's
- * meaning is checked against the independent float64 forward of test/helpers/f64-reference.ts, built from the HF
+ * meaning is checked against the independent float64 forward of test/helpers/ref64.ts, built from the HF
  * tensors alone (W = unpacked codes × weight_scale, transformers' AutoBitLinear convention): its logits equal the
  * training forward's. tokenizer.json is checked with @huggingface/tokenizers against the test's reference encoder.
  * Also: bf16, an fp model, and the directory's atomicity.
@@ -24,7 +24,7 @@ import { bf16ToF32, f32ToBf16 } from "../../src/quant/half.ts";
 import { createActivations } from "../../src/train/acts.ts";
 import { forward } from "../../src/train/model.ts";
 import { createParamSet, initParams, type ParamSet } from "../../src/train/params.ts";
-import { referenceForward, type RefLayer, type RefModel } from "../helpers/f64-reference.ts";
+import { referenceForward, type RefLayer, type RefModel } from "../helpers/ref64.ts";
 import { CORPUS, encodeReference, testConfig, trainTestBpe } from "./export-helpers.ts";
 
 const root = mkdtempSync(join(tmpdir(), "bitnet-export-hf-"));
