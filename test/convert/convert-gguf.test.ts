@@ -22,7 +22,9 @@ import { atomicFileSink } from "../../src/node/atomic-file-sink.ts";
 import { codecFor } from "../../src/quant/codecs/index.ts";
 import { fixturesDir, readWithHuggingFace, tempDir } from "../formats/helpers.ts";
 import { disposeLlamaCpp, llamaCppLastLogits } from "../helpers/llamacpp.ts";
-import { absmean64, decodeI2S, decodeTQ2_0, f16round, gaussian, maxAbsDiff } from "./helpers.ts";
+import { maxAbsDiff } from "../helpers/compare.ts";
+import { specI2S, specTq2_0 } from "../helpers/spec-codecs.ts";
+import { absmean64, f16round, gaussian } from "./helpers.ts";
 
 const tmp = tempDir("convert");
 after(async () => {
@@ -157,16 +159,16 @@ describe("re-packing keeps the matrix's own scale", () => {
     let worst = 0;
     for (const t of a.tensors.filter((x) => LINEAR.test(x.name))) {
       const n = t.shape[0] * t.shape[1];
-      const orig = decodeI2S(await a.readTensor(t), n);
-      const mid = decodeTQ2_0(await b.readTensor(t.name), n);
-      const end = decodeI2S(await c.readTensor(t.name), n);
+      const orig = specI2S(await a.readTensor(t), n);
+      const mid = specTq2_0(await b.readTensor(t.name), n);
+      const end = specI2S(await c.readTensor(t.name), n);
       assert.deepEqual(mid.codes, orig.codes, t.name);
       assert.deepEqual(end.codes, orig.codes, t.name);
-      const rounded = f16round(orig.scale);
+      const rounded = f16round(orig.d[0]);
       assert.ok(mid.d.every((d) => d === rounded), `${t.name}: every TQ2_0 block stores f16round(γ)`);
-      assert.equal(end.scale, rounded, `${t.name}: the I2_S scale comes back as f16round(γ), not γ`);
+      assert.equal(end.d[0], rounded, `${t.name}: the I2_S scale comes back as f16round(γ), not γ`);
       assert.deepEqual([...end.tail.subarray(4)], new Array(28).fill(0), `${t.name}: padding after the scale is zeros`);
-      const change = Math.abs(rounded - orig.scale) / orig.scale;
+      const change = Math.abs(rounded - orig.d[0]) / orig.d[0];
       assert.ok(change <= 2 ** -11, `${t.name}: relative change ${change}`);
       worst = Math.max(worst, change);
       assert.equal(tq.result.tensors.find((x) => x.name === t.name)?.scaleChange, change, t.name);
@@ -212,7 +214,7 @@ describe("float sources", () => {
       ["blk.0.ffn_up.weight", up],
     ] as const) {
       const ref = absmean64(w);
-      const got = decodeTQ2_0(await out.readTensor(name), w.length);
+      const got = specTq2_0(await out.readTensor(name), w.length);
       assert.deepEqual(got.codes, ref.codes, `${name}: codes`);
       assert.ok(got.d.every((d) => d === f16round(ref.gamma32)), `${name}: every block stores fp16(γ) = ${f16round(ref.gamma32)}`);
       assert.equal(method(name), "absmean");
@@ -221,13 +223,13 @@ describe("float sources", () => {
     assert.equal(upRef.gamma, 0.5);
     assert.equal(upRef.codes.filter((x, i) => Math.abs(up[i]) === 0.25 && x === 0).length, 256, "ties round to 0");
 
-    const kOut = decodeTQ2_0(await out.readTensor("blk.0.attn_k.weight"), k.length);
+    const kOut = specTq2_0(await out.readTensor("blk.0.attn_k.weight"), k.length);
     assert.notEqual(absmean64(k).gamma32, c, "absmean would change the scale");
     assert.ok(kOut.d.every((d) => d === c));
     assert.deepEqual([...kOut.codes], [...k].map(Math.sign));
     assert.equal(method("blk.0.attn_k.weight"), "repack");
 
-    const vOut = decodeTQ2_0(await out.readTensor("blk.0.attn_v.weight"), v.length);
+    const vOut = specTq2_0(await out.readTensor("blk.0.attn_v.weight"), v.length);
     assert.equal(vOut.d[0], 0, "an all-zero block stores d = 0, as ggml's quantizer does");
     assert.equal(vOut.d[1], f16round(absmean64(v).gamma32));
 
@@ -239,9 +241,9 @@ describe("float sources", () => {
     const { bytes } = await convertBytes(await writeModel(bitnetMeta, tensors), { type: "i2_s", embeddingType: "f16" });
     const out = await parse(bytes);
     const ref = absmean64(q);
-    const got = decodeI2S(await out.readTensor("blk.0.attn_q.weight"), q.length);
+    const got = specI2S(await out.readTensor("blk.0.attn_q.weight"), q.length);
     assert.deepEqual(got.codes, ref.codes);
-    assert.equal(got.scale, ref.gamma32);
+    assert.equal(got.d[0], ref.gamma32);
     assert.equal(out.tensor("token_embd.weight")?.type, GGMLType.F16);
     const embdOut = await values(out, "token_embd.weight");
     assert.deepEqual([...embdOut], [...embd].map(f16round));
@@ -287,9 +289,9 @@ describe("a TQ2_0 matrix with a scale per block (tq-layout gauss_4x768)", async 
   it("-> i2_s with requantize uses absmean on the dequantized values", async () => {
     const { bytes, result } = await convertBytes(model, { type: "i2_s", requantize: true });
     const ref = absmean64(expected);
-    const got = decodeI2S(await (await parse(bytes)).readTensor("blk.0.attn_q.weight"), expected.length);
+    const got = specI2S(await (await parse(bytes)).readTensor("blk.0.attn_q.weight"), expected.length);
     assert.deepEqual(got.codes, ref.codes);
-    assert.equal(got.scale, ref.gamma32);
+    assert.equal(got.d[0], ref.gamma32);
     assert.equal(result.tensors[0].method, "requantize");
     assert.match(conversionWarnings(result).join("\n"), /re-quantized with absmean/);
   });

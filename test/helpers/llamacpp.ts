@@ -1,6 +1,6 @@
 /**
  * llama.cpp as a test reference: raw logits, greedy continuations and tokenization
- * from node-llama-cpp's prebuilt CPU build (llama.cpp release v0.5.0), run with the
+ * (and our engine held to them) from node-llama-cpp's prebuilt CPU build (llama.cpp release v0.5.0), run with the
  * settings that make comparisons exact (SPEC.md §7): flash attention off, F32 K and V
  * caches, one thread, a context of 256 unless told otherwise.
  *
@@ -12,8 +12,13 @@
  * lowest token id first on ties, as llama.cpp's greedy sampler does.
  */
 
+import assert from "node:assert/strict";
 import { getLlama, GgmlType, LlamaLogLevel } from "node-llama-cpp";
 import type { ControlledEvaluateInputItem, Llama, LlamaContextSequence, LlamaModel, Token } from "node-llama-cpp";
+import { argmax } from "../../src/generate/sampler.ts";
+import type { BitNetModel } from "../../src/model/model.ts";
+import { maxAbsDiff } from "./compare.ts";
+import { greedyIds } from "./generate.ts";
 
 export interface LlamaCppOptions {
   /** Tokens the context holds; llama.cpp rounds it up to a multiple of 256. */
@@ -104,7 +109,6 @@ function logitsToArray(logits: Map<Token, number> | undefined, what: string): Fl
   return out;
 }
 
-import { argmax } from "../../src/generate/sampler.ts";
 export { argmax };
 
 /** Evaluates `tokens` after whatever the sequence already holds and returns the logits after the last one. */
@@ -169,6 +173,13 @@ export async function llamaCppAllLogits(modelPath: string, tokens: readonly numb
 export async function llamaCppTokenize(modelPath: string, text: string, special = false): Promise<number[]> {
   const model = await loadModel(modelPath);
   return model.tokenize(text, special).map(Number);
+}
+
+/** Our engine's `model` of the file at `path` against llama.cpp: last-position logits within `tol`, and the same `n` greedy tokens. */
+export async function assertMatchesLlamaCpp(model: Pick<BitNetModel, "logits" | "generate">, path: string, prompt: number[], n: number, tol: number): Promise<void> {
+  const d = maxAbsDiff(model.logits(prompt), await llamaCppLastLogits(path, prompt));
+  assert.ok(d < tol, `max |Δlogit| ${d}`);
+  assert.deepEqual(await greedyIds(model, prompt, n), (await llamaCppGreedy(path, prompt, n)).tokens);
 }
 
 /** Frees every cached model and the llama instance; the next call loads them again. */

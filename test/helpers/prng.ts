@@ -37,3 +37,14 @@ export function ternary(rand: () => number, n: number): Int8Array {
 export function randInt(rand: () => number, lo: number, hi: number): number {
   return lo + Math.floor(rand() * (hi - lo + 1));
 }
+
+/** Seeded uniform floats in [-a, a) from a 32-bit LCG, rounded to float32 so float32 and float64 code see the same inputs. */
+export function randomF32(n: number, seed: number, a = 1): Float32Array {
+  let s = seed >>> 0;
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    out[i] = ((s / 4294967296) * 2 - 1) * a;
+  }
+  return out;
+}

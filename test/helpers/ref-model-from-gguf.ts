@@ -1,12 +1,12 @@
 /**
- * Builds the float64 reference model (f64-reference.ts) from a GGUF file: metadata and tensor offsets
+ * Builds the float64 reference model (ref64.ts) from a GGUF file: metadata and tensor offsets
  * come from the independent @huggingface/gguf reader, values from our codecs (which the fixture tests
  * hold to gguf-py's own dequantization).
  */
 import { gguf } from "@huggingface/gguf";
 import { openSync, readSync, closeSync } from "node:fs";
 import { codecFor } from "../../src/quant/codecs/index.ts";
-import type { RefLayer, RefModel } from "./f64-reference.ts";
+import type { RefLayer, RefModel } from "./ref64.ts";
 
 /** Turns a tensor's bytes into values; the default is our codec for its type. */
 export type TensorDecoder = (name: string, type: number, bytes: Uint8Array, shape: number[]) => Float32Array;

@@ -70,6 +70,22 @@ function resident<A extends Float32Array | Uint16Array>(k: WasmKernels, src: A):
   return view;
 }
 
+/** Gaussian q for T tokens, and F32 keys and values for positions 0..pos0 + T − 1, drawn in that order. */
+function randomInputs(rand: () => number, shape: AttentionShape, T: number, pos0: number): { q: Float32Array; keys: Float32Array; values: Float32Array } {
+  const KV = shape.nKvHeads * shape.headDim;
+  const q = gaussian(rand, T * shape.nHeads * shape.headDim);
+  return { q, keys: gaussian(rand, (pos0 + T) * KV), values: gaussian(rand, (pos0 + T) * KV) };
+}
+
+/** The reference's and the wasm kernel's output for the same copied inputs (scores scratch sized for the reference). */
+function bothOutputs(k: WasmKernels, q: Float32Array, keys: Float32Array | Uint16Array, values: Float32Array | Uint16Array, pos0: number, T: number, shape: AttentionShape): { want: Float32Array; got: Float32Array } {
+  const want = new Float32Array(q.length);
+  const got = new Float32Array(q.length);
+  attention(want, q, keys, values, pos0, T, shape, new Float32Array(pos0 + T));
+  k.attention(got, q, keys, values, pos0, T, shape, new Float32Array(pos0 + T));
+  return { want, got };
+}
+
 /** Runs one case through the wasm kernels and the reference; returns the largest error relative to the bound. */
 function runCase(k: WasmKernels, c: Case, seed: number, inPlace: boolean): number {
   const rand = prng(seed);
@@ -145,11 +161,9 @@ test("head sizes the kernel does not tile (not a multiple of 8) fall back to the
   const k = await createWasmKernels({ simd: "relaxed", shared: true });
   const rand = prng(300);
   const shape = { nHeads: 4, nKvHeads: 2, headDim: 36 };
-  const T = 3, pos0 = 5, KV = 72;
-  const q = gaussian(rand, T * 4 * 36), keys = gaussian(rand, (pos0 + T) * KV), values = gaussian(rand, (pos0 + T) * KV);
-  const want = new Float32Array(T * 4 * 36), got = new Float32Array(T * 4 * 36);
-  attention(want, q, keys, values, pos0, T, shape, new Float32Array(pos0 + T));
-  k.attention(got, q, keys, values, pos0, T, shape, new Float32Array(pos0 + T));
+  const T = 3, pos0 = 5;
+  const { q, keys, values } = randomInputs(rand, shape, T, pos0);
+  const { want, got } = bothOutputs(k, q, keys, values, pos0, T, shape);
   assert.deepEqual(got, want);
 });
 
@@ -157,12 +171,10 @@ test("a NaN query gives NaN outputs for its head, as in the reference, and leave
   const k = await createWasmKernels({ simd: "relaxed", shared: true });
   const rand = prng(301);
   const shape = { nHeads: 4, nKvHeads: 1, headDim: 64 };
-  const T = 2, pos0 = 3, KV = 64;
-  const q = gaussian(rand, T * 4 * 64), keys = gaussian(rand, (pos0 + T) * KV), values = gaussian(rand, (pos0 + T) * KV);
+  const T = 2, pos0 = 3;
+  const { q, keys, values } = randomInputs(rand, shape, T, pos0);
   q[64 + 5] = NaN; // token 0, head 1
-  const want = new Float32Array(T * 4 * 64), got = new Float32Array(T * 4 * 64);
-  attention(want, q, keys, values, pos0, T, shape, new Float32Array(pos0 + T));
-  k.attention(got, q, keys, values, pos0, T, shape, new Float32Array(pos0 + T));
+  const { want, got } = bothOutputs(k, q, keys, values, pos0, T, shape);
   for (let i = 0; i < want.length; i++) {
     assert.equal(Number.isNaN(got[i]), Number.isNaN(want[i]), `element ${i}`);
     assert.equal(Number.isNaN(got[i]), i >= 64 && i < 128, `element ${i}`);
@@ -182,9 +194,7 @@ test("Inf and NaN in an F16 cache (K or V values past ±65504) come out where th
     values[2 * KV + 5] = 0x7c00; // +Inf at position 2, KV head 0, element 5
     keys[4 * KV + 64 + 3] = 0x7e00; // NaN at position 4, KV head 1
     const q = gaussian(rand, T * 8 * 64);
-    const want = new Float32Array(T * 8 * 64), got = new Float32Array(T * 8 * 64);
-    attention(want, q, keys, values, pos0, T, shape, new Float32Array(len));
-    k.attention(got, q, keys, values, pos0, T, shape, new Float32Array(len));
+    const { want, got } = bothOutputs(k, q, keys, values, pos0, T, shape);
     let special = 0;
     for (let i = 0; i < want.length; i++) {
       if (Number.isFinite(want[i])) continue;

@@ -1,10 +1,12 @@
 /**
  * Test helpers for the kernel tests: random ternary matrices packed by the format codecs (so the
- * layouts come from src/quant, not from the kernels under test), random int8 activations, and a
- * bit-level comparison of float32 arrays.
+ * layouts come from src/quant, not from the kernels under test), random int8 activations, a
+ * bit-level comparison of float32 arrays, a ternary matmul held to the reference, and the matrix cases the
+ * ternary kernel tests share.
  */
-import { ternaryBlockIsZero } from "../../src/kernels/ternary-ref.ts";
-import type { ActQuantMode, QuantizedActivations, TernaryFormat, TernaryMatrix } from "../../src/kernels/types.ts";
+import assert from "node:assert/strict";
+import { ternaryBlockIsZero, ternaryMatmulRef } from "../../src/kernels/ternary-ref.ts";
+import type { ActQuantMode, Kernels, QuantizedActivations, TernaryFormat, TernaryMatrix } from "../../src/kernels/types.ts";
 import { i2_s, tq1_0, tq2_0 } from "../../src/quant/codecs/index.ts";
 import { f16ToF32 } from "../../src/quant/half.ts";
 
@@ -96,4 +98,46 @@ export function firstBitDifference(a: Float32Array, b: Float32Array, n: number):
   const ub = new Uint32Array(b.buffer, b.byteOffset, n);
   for (let i = 0; i < n; i++) if (ua[i] !== ub[i]) return i;
   return -1;
+}
+
+/** `k.ternaryMatmul(w, x)` equals ternaryMatmulRef bit for bit, every output written (it starts as NaN). */
+export function assertTernaryMatchesRef(k: Pick<Kernels, "ternaryMatmul">, label: string, w: TernaryMatrix, x: QuantizedActivations): void {
+  const n = x.tokens * w.rows;
+  const want = new Float32Array(n);
+  const got = new Float32Array(n).fill(NaN);
+  ternaryMatmulRef(w, x, want);
+  k.ternaryMatmul(w, x, got);
+  const d = firstBitDifference(want, got, n);
+  assert.equal(d, -1, `${label}: element ${d} is ${got[d]}, the reference says ${want[d]}`);
+}
+
+/** Both activation modes. */
+export const ACT_QUANT_MODES: readonly ActQuantMode[] = ["token", "block256"];
+
+export interface TernaryCase {
+  format: TernaryFormat;
+  /** Columns: the edge widths of each format (I2_S also widths that are not a multiple of 256). */
+  K: number;
+  mode: ActQuantMode;
+  scales: ScaleKind;
+  /** Rows, odd counts included. */
+  N: number;
+}
+
+/**
+ * The matrices every ternary kernel is held to its reference on: each format at its edge widths, both
+ * activation modes (block256 only where K is a multiple of 256: the reference rejects the rest), the scale
+ * kinds the format can carry, and odd row counts. Always the same cases in the same order.
+ */
+export function* ternaryCases(): Generator<TernaryCase> {
+  const widths: Record<TernaryFormat, number[]> = { tq2_0: [256, 512, 768, 2560], tq1_0: [256, 512, 768, 2560], i2_s: [128, 384, 512, 2560] };
+  for (const format of ["tq2_0", "tq1_0", "i2_s"] as const) {
+    const scaleKinds: ScaleKind[] = format === "i2_s" ? ["uniform"] : ["uniform", "per-block", "zero-blocks"];
+    for (const K of widths[format]) {
+      for (const mode of ACT_QUANT_MODES) {
+        if (mode === "block256" && K % 256 !== 0) continue;
+        for (const scales of scaleKinds) for (const N of [1, 3, 5, 17]) yield { format, K, mode, scales, N };
+      }
+    }
+  }
 }

@@ -7,14 +7,13 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { ternaryMatmulRef } from "../../src/kernels/ternary-ref.ts";
-import type { ActQuantMode, QuantizedActivations, TernaryFormat, TernaryMatrix } from "../../src/kernels/types.ts";
+import type { QuantizedActivations, TernaryFormat, TernaryMatrix } from "../../src/kernels/types.ts";
 import { createWasmKernels, type WasmKernels } from "../../src/kernels/wasm/kernels.ts";
 import type { WasmSimd } from "../../src/kernels/wasm/module.ts";
 import { createThreadedWasmKernels } from "../../src/node/wasm-threads.ts";
 import { i2_s, tq1_0, tq2_0 } from "../../src/quant/codecs/index.ts";
 import { prng } from "../helpers/prng.ts";
-import { firstBitDifference, randomActivations, randomTernary, type ScaleKind } from "./helpers.ts";
-
+import { ACT_QUANT_MODES, firstBitDifference, randomActivations, randomTernary, ternaryCases, type ScaleKind } from "./helpers.ts";
 
 const FORMAT = { tq2_0: 0, tq1_0: 1, i2_s: 2 } as const;
 const CODECS = { tq2_0, tq1_0, i2_s } as const;
@@ -57,31 +56,17 @@ function compare(k: WasmKernels, label: string, w: TernaryMatrix, x: QuantizedAc
   }
 }
 
-const WIDTHS: Record<TernaryFormat, number[]> = { tq2_0: [256, 512, 768, 2560], tq1_0: [256, 512, 768, 2560], i2_s: [128, 384, 512, 2560] };
-const ROWS = [1, 3, 5, 17];
-const MODES: ActQuantMode[] = ["token", "block256"];
-
 for (const simd of ["relaxed", "simd128"] as WasmSimd[]) {
   test(`${simd}: LUT GEMV is bit-identical to the reference over formats, widths, rows, modes and scales`, async () => {
     const k = await createWasmKernels({ simd, shared: false, initialBytes: 64 << 20 });
     const rand = prng(simd === "relaxed" ? 11 : 22);
     let cases = 0;
-    for (const format of ["tq2_0", "tq1_0", "i2_s"] as TernaryFormat[]) {
-      const scaleKinds: ScaleKind[] = format === "i2_s" ? ["uniform"] : ["uniform", "per-block", "zero-blocks"];
-      for (const K of WIDTHS[format]) {
-        for (const mode of MODES) {
-          if (mode === "block256" && K % 256 !== 0) continue; // the reference rejects it
-          for (const scales of scaleKinds) {
-            for (const N of ROWS) {
-              const outScale = [1, 1, 0.75, 1 / 3][cases % 4];
-              const w = randomTernary(format, N, K, rand, { scales, outScale, alloc: (b, a) => k.allocWeights(b, a) });
-              const x = randomActivations(1, K, mode, rand);
-              compare(k, `${format} [${N}, ${K}] ${mode} ${scales} outScale=${outScale}`, w, x);
-              cases++;
-            }
-          }
-        }
-      }
+    for (const { format, K, mode, scales, N } of ternaryCases()) {
+      const outScale = [1, 1, 0.75, 1 / 3][cases % 4];
+      const w = randomTernary(format, N, K, rand, { scales, outScale, alloc: (b, a) => k.allocWeights(b, a) });
+      const x = randomActivations(1, K, mode, rand);
+      compare(k, `${format} [${N}, ${K}] ${mode} ${scales} outScale=${outScale}`, w, x);
+      cases++;
     }
     assert.ok(cases > 150, `ran ${cases} cases`);
   });
@@ -91,7 +76,7 @@ for (const simd of ["relaxed", "simd128"] as WasmSimd[]) {
     const rand = prng(5);
     for (const format of ["tq2_0", "tq1_0", "i2_s"] as TernaryFormat[]) {
       const w = randomTernary(format, 53, 512, rand, { alloc: (b, a) => k.allocWeights(b, a) });
-      for (const mode of MODES) {
+      for (const mode of ACT_QUANT_MODES) {
         const x = randomActivations(1, 512, mode, rand);
         for (const [r0, r1] of [[0, 4], [4, 20], [15, 17], [20, 53], [52, 53]]) compare(k, `${format} ${mode} rows [${r0}, ${r1})`, w, x, r0, r1);
       }
@@ -116,7 +101,7 @@ for (const simd of ["relaxed", "simd128"] as WasmSimd[]) {
       const data = k.allocWeights(packed.length, 64);
       data.set(packed);
       const w: TernaryMatrix = { kind: "ternary", format, name: `extremes.${format}`, rows: N, cols: K, data, blockScales: new Float32Array(N * K / 256).fill(1), uniformScale: 1, outScale: 1 };
-      for (const mode of MODES) {
+      for (const mode of ACT_QUANT_MODES) {
         for (const fill of [-128, 127]) {
           const x = randomActivations(1, K, mode, rand);
           x.q.fill(fill);
@@ -154,7 +139,7 @@ test("the decode path (ternaryMatmul, one token) uses a LUT copy for SIMD128 and
     const w = randomTernary(format, N, K, rand, { scales, alloc: (b, a) => k.allocWeights(b, a) });
     warmScratch(k, format, N, K, rand);
     const label = `${simd} ${format} ${scales}`;
-    for (const mode of MODES) {
+    for (const mode of ACT_QUANT_MODES) {
       const x = randomActivations(1, K, mode, rand);
       const want = new Float32Array(N);
       ternaryMatmulRef(w, x, want);
@@ -163,7 +148,7 @@ test("the decode path (ternaryMatmul, one token) uses a LUT copy for SIMD128 and
       k.ternaryMatmul(w, x, got);
       assert.equal(firstBitDifference(want, got, N), -1, `${label} ${mode}`);
       const grew = k.arena.used - before;
-      const first = mode === MODES[0];
+      const first = mode === ACT_QUANT_MODES[0];
       if (wired && first) assert.ok(grew >= lut.lutBytes(N, K), `${label}: no LUT copy was made (${grew} bytes allocated)`);
       else assert.ok(grew < lut.lutBytes(N, K), `${label} ${mode}: allocated ${grew} bytes`);
     }
@@ -196,7 +181,7 @@ test("threads split the LUT decode path at rows that cut tiles, bit for bit like
     try {
       // 1030 rows × 1024 columns is split (at rows 344 and 688, inside 16-row tiles).
       const w = randomTernary(format, 1030, 1024, rand, { alloc: (b, a) => k.allocWeights(b, a) });
-      for (const mode of MODES) {
+      for (const mode of ACT_QUANT_MODES) {
         const x = randomActivations(1, 1024, mode, rand);
         const want = new Float32Array(w.rows);
         const got = new Float32Array(w.rows).fill(NaN);
@@ -205,7 +190,7 @@ test("threads split the LUT decode path at rows that cut tiles, bit for bit like
         const d = firstBitDifference(want, got, w.rows);
         assert.equal(d, -1, `${simd} ${format} ${mode}: row ${d} is ${got[d]}, the reference says ${want[d]}`);
       }
-      assert.ok(k.pool.splitJobs >= MODES.length, `${simd} ${format}: the rows were not split`);
+      assert.ok(k.pool.splitJobs >= ACT_QUANT_MODES.length, `${simd} ${format}: the rows were not split`);
     } finally {
       await k.close();
     }

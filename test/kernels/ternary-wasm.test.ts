@@ -5,51 +5,28 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { ternaryMatmulRef } from "../../src/kernels/ternary-ref.ts";
-import type { ActQuantMode, TernaryFormat } from "../../src/kernels/types.ts";
-import { createWasmKernels, type WasmKernels } from "../../src/kernels/wasm/kernels.ts";
+import type { TernaryFormat } from "../../src/kernels/types.ts";
+import { createWasmKernels } from "../../src/kernels/wasm/kernels.ts";
 import type { WasmSimd } from "../../src/kernels/wasm/module.ts";
 import { prng } from "../helpers/prng.ts";
-import { firstBitDifference, randomActivations, randomTernary, type ScaleKind } from "./helpers.ts";
+import { assertTernaryMatchesRef, randomActivations, randomTernary, ternaryCases } from "./helpers.ts";
 
-const WIDTHS: Record<TernaryFormat, number[]> = { tq2_0: [256, 512, 768, 2560], tq1_0: [256, 512, 768, 2560], i2_s: [128, 384, 512, 2560] };
-const ROWS = [1, 3, 5, 17];
 const TOKENS = [1, 2, 3, 7];
-const MODES: ActQuantMode[] = ["token", "block256"];
-
-function compare(k: WasmKernels, label: string, w: Parameters<WasmKernels["ternaryMatmul"]>[0], x: Parameters<WasmKernels["ternaryMatmul"]>[1]): void {
-  const n = x.tokens * w.rows;
-  const want = new Float32Array(n);
-  const got = new Float32Array(n).fill(NaN);
-  ternaryMatmulRef(w, x, want);
-  k.ternaryMatmul(w, x, got);
-  const d = firstBitDifference(want, got, n);
-  assert.equal(d, -1, `${label}: element ${d} is ${got[d]}, the reference says ${want[d]}`);
-}
 
 for (const simd of ["relaxed", "simd128"] as WasmSimd[]) {
   test(`${simd}: bit-identical to the reference over formats, widths, rows, tokens, modes and scales`, async () => {
     const k = await createWasmKernels({ simd, shared: true });
     const rand = prng(simd === "relaxed" ? 101 : 202);
     let cases = 0;
-    for (const format of ["tq2_0", "tq1_0", "i2_s"] as TernaryFormat[]) {
-      const scaleKinds: ScaleKind[] = format === "i2_s" ? ["uniform"] : ["uniform", "per-block", "zero-blocks"];
-      for (const K of WIDTHS[format]) {
-        for (const mode of MODES) {
-          if (mode === "block256" && K % 256 !== 0) continue; // the reference rejects it; tested below
-          for (const scales of scaleKinds) {
-            for (const N of ROWS) {
-              for (const T of TOKENS) {
-                // Keep the largest combinations occasional so the test stays fast.
-                if (K === 2560 && N * T > 20 && rand() < 0.75) continue;
-                const outScale = [1, 1, 0.75, 1 / 3][cases % 4]; // 1/3 is not a float32: the f64 rounding path matters
-                const w = randomTernary(format, N, K, rand, { scales, outScale, alloc: (b, a) => k.allocWeights(b, a) });
-                const x = randomActivations(T, K, mode, rand);
-                compare(k, `${format} [${N}, ${K}] T=${T} ${mode} ${scales} outScale=${outScale}`, w, x);
-                cases++;
-              }
-            }
-          }
-        }
+    for (const { format, K, mode, scales, N } of ternaryCases()) { // block256 with other widths: tested below
+      for (const T of TOKENS) {
+        // Keep the largest combinations occasional so the test stays fast.
+        if (K === 2560 && N * T > 20 && rand() < 0.75) continue;
+        const outScale = [1, 1, 0.75, 1 / 3][cases % 4]; // 1/3 is not a float32: the f64 rounding path matters
+        const w = randomTernary(format, N, K, rand, { scales, outScale, alloc: (b, a) => k.allocWeights(b, a) });
+        const x = randomActivations(T, K, mode, rand);
+        assertTernaryMatchesRef(k, `${format} [${N}, ${K}] T=${T} ${mode} ${scales} outScale=${outScale}`, w, x);
+        cases++;
       }
     }
     assert.ok(cases > 400, `ran ${cases} cases`);
@@ -74,7 +51,7 @@ for (const simd of ["relaxed", "simd128"] as WasmSimd[]) {
         for (const T of [1, 3]) {
           const x = randomActivations(T, K, "token", rand);
           x.q.fill(fill);
-          compare(k, `${format} all q = ${fill}, T=${T}`, w, x);
+          assertTernaryMatchesRef(k, `${format} all q = ${fill}, T=${T}`, w, x);
         }
       }
     }

@@ -8,7 +8,7 @@ import type { QuantizedActivations } from "../../src/kernels/types.ts";
 import { createWasmKernels } from "../../src/kernels/wasm/kernels.ts";
 import type { WasmSimd } from "../../src/kernels/wasm/module.ts";
 import { prng } from "../helpers/prng.ts";
-import { firstBitDifference, randomActivations, randomTernary } from "./helpers.ts";
+import { assertTernaryMatchesRef, firstBitDifference, randomActivations, randomTernary } from "./helpers.ts";
 
 test("all four builds (relaxed / SIMD128, shared / ordinary memory) agree with the reference", async () => {
   const rand = prng(21);
@@ -18,12 +18,7 @@ test("all four builds (relaxed / SIMD128, shared / ordinary memory) agree with t
       assert.equal(k.arena.memory.buffer instanceof SharedArrayBuffer, shared);
       for (const format of ["tq2_0", "tq1_0", "i2_s"] as const) {
         const w = randomTernary(format, 5, 512, rand, { alloc: (b, a) => k.allocWeights(b, a) });
-        const x = randomActivations(3, 512, "token", rand);
-        const want = new Float32Array(15);
-        const got = new Float32Array(15);
-        ternaryMatmulRef(w, x, want);
-        k.ternaryMatmul(w, x, got);
-        assert.equal(firstBitDifference(want, got, 15), -1, `${simd} ${shared ? "shared" : "ordinary"} ${format}`);
+        assertTernaryMatchesRef(k, `${simd} ${shared ? "shared" : "ordinary"} ${format}`, w, randomActivations(3, 512, "token", rand));
       }
     }
   }
@@ -84,12 +79,7 @@ test("an ordinary memory with room reserved up front keeps its views", async () 
   const k = await createWasmKernels({ simd: "relaxed", shared: false, initialBytes: 8 * 2 ** 20 });
   const rand = prng(25);
   const w = randomTernary("tq1_0", 2, 256, rand, { alloc: (b, a) => k.allocWeights(b, a) });
-  const x = randomActivations(4, 256, "token", rand);
-  const want = new Float32Array(8);
-  const got = new Float32Array(8);
-  ternaryMatmulRef(w, x, want);
-  k.ternaryMatmul(w, x, got);
-  assert.equal(firstBitDifference(want, got, 8), -1);
+  assertTernaryMatchesRef(k, "tq1_0 [2, 256]", w, randomActivations(4, 256, "token", rand));
 });
 
 test("an ordinary memory reserved before loading keeps its views", async () => {
@@ -97,12 +87,7 @@ test("an ordinary memory reserved before loading keeps its views", async () => {
   k.reserve(4 * 2 ** 20);
   const rand = prng(26);
   const w = randomTernary("tq2_0", 64, 2560, rand, { alloc: (b, a) => k.allocWeights(b, a) });
-  const x = randomActivations(2, 2560, "token", rand);
-  const want = new Float32Array(128);
-  const got = new Float32Array(128);
-  ternaryMatmulRef(w, x, want);
-  k.ternaryMatmul(w, x, got);
-  assert.equal(firstBitDifference(want, got, 128), -1);
+  assertTernaryMatchesRef(k, "tq2_0 [64, 2560]", w, randomActivations(2, 2560, "token", rand));
   assert.throws(() => k.reserve(5 * 2 ** 30), /wasm32 stops at 4 GiB/);
 });
 

@@ -4,12 +4,11 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { floatMatmulRef } from "../../src/kernels/float-ref.ts";
-import { ternaryMatmulRef } from "../../src/kernels/ternary-ref.ts";
 import type { FloatMatrix, TernaryFormat } from "../../src/kernels/types.ts";
 import { createWasmKernels } from "../../src/kernels/wasm/kernels.ts";
 import { createThreadedWasmKernels } from "../../src/node/wasm-threads.ts";
 import { gaussian, prng } from "../helpers/prng.ts";
-import { firstBitDifference, randomActivations, randomTernary } from "./helpers.ts";
+import { assertTernaryMatchesRef, firstBitDifference, randomActivations, randomTernary } from "./helpers.ts";
 
 test("three threads compute ternary matmuls bit for bit like the reference", async () => {
   const k = await createThreadedWasmKernels({ simd: "relaxed", threads: 3 });
@@ -21,13 +20,7 @@ test("three threads compute ternary matmuls bit for bit like the reference", asy
       for (const [N, K] of [[1030, 1024], [7, 256]]) {
         for (const T of [1, 5]) {
           const w = randomTernary(format, N, K, rand, { alloc: (b, a) => k.allocWeights(b, a), scales: format === "i2_s" ? "uniform" : "per-block" });
-          const x = randomActivations(T, K, T === 1 ? "token" : "block256", rand);
-          const want = new Float32Array(T * N);
-          const got = new Float32Array(T * N).fill(NaN);
-          ternaryMatmulRef(w, x, want);
-          k.ternaryMatmul(w, x, got);
-          const d = firstBitDifference(want, got, T * N);
-          assert.equal(d, -1, `${format} [${N}, ${K}] T=${T}: element ${d} is ${got[d]}, the reference says ${want[d]}`);
+          assertTernaryMatchesRef(k, `${format} [${N}, ${K}] T=${T}`, w, randomActivations(T, K, T === 1 ? "token" : "block256", rand));
         }
       }
     }

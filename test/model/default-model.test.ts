@@ -14,13 +14,15 @@
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
-import { fileURLToPath } from "node:url";
 import { GGMLType } from "../../src/formats/gguf/types.ts";
 import { loadModel } from "../../src/index.ts";
-import { disposeLlamaCpp, llamaCppGreedy, llamaCppLastLogits, argmax } from "../helpers/llamacpp.ts";
+import { disposeLlamaCpp, llamaCppGreedy, llamaCppLastLogits } from "../helpers/llamacpp.ts";
 import { runCli } from "../cli/run-cli.ts";
+import { margin } from "../helpers/compare.ts";
+import { greedyIds } from "../helpers/generate.ts";
+import { DEFAULT_MODEL } from "../helpers/fixtures.ts";
 
-const PATH = fileURLToPath(new URL("../../models/bitnet-default.gguf", import.meta.url));
+const PATH = DEFAULT_MODEL;
 const absent = existsSync(PATH) ? false : "models/bitnet-default.gguf is absent (the training task ships it); nothing to check yet";
 const PROMPT = "And God said";
 const N = 32;
@@ -31,19 +33,10 @@ after(() => disposeLlamaCpp());
 async function engineGreedy(actQuant: "token" | "block256", prompt: number[]): Promise<number[]> {
   const model = await loadModel(PATH, { actQuant, contextLength: 256 });
   try {
-    const out: number[] = [];
-    for await (const p of model.generate(prompt, { temperature: 0, maxTokens: N, ignoreEos: true })) if (p.token >= 0) out.push(p.token);
-    return out;
+    return await greedyIds(model, prompt, N);
   } finally {
     await model.dispose();
   }
-}
-
-function topTwoMargin(logits: Float32Array): number {
-  const top = argmax(logits);
-  let second = -Infinity;
-  for (let i = 0; i < logits.length; i++) if (i !== top && logits[i] > second) second = logits[i];
-  return logits[top] - second;
 }
 
 test("default model: our engine (block256) continues the prompt as llama.cpp does", { skip: absent }, async (t) => {
@@ -71,7 +64,7 @@ test("default model: our engine (block256) continues the prompt as llama.cpp doe
   t.diagnostic(`block256 agrees with llama.cpp on ${agree}/${N} greedy tokens; per-token (BitNet) mode on ${perTokenAgree}/${N}`);
   if (agree < N) {
     const tied = await llamaCppLastLogits(PATH, [...prompt, ...llama.tokens.slice(0, agree)]);
-    const m = topTwoMargin(tied);
+    const m = margin(tied);
     assert.ok(m < TIE, `the continuations part at step ${agree} (ours ${ours[agree]}, llama.cpp ${llama.tokens[agree]}) where llama.cpp's top-2 margin is ${m}, not a tie`);
   }
 });

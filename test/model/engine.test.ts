@@ -13,16 +13,11 @@ import { loadModel, ContextOverflowError } from "../../src/index.ts";
 import type { BitNetModel } from "../../src/model/model.ts";
 import { syntheticModel, type SyntheticSpec } from "../../src/model/synthetic.ts";
 import { atomicFileSink } from "../../src/node/atomic-file-sink.ts";
-
 import { FIXTURES_DIR as FIX } from "../helpers/fixtures.ts";
+import { maxAbsDiff } from "../helpers/compare.ts";
+import { tokenIds } from "../helpers/generate.ts";
 const TINY = `${FIX}bitnet-tiny-tq2_0.gguf`;
 const PROMPT = [1, 260, 300, 280, 400, 311, 270];
-
-async function tokens(it: AsyncIterable<{ token: number }>): Promise<number[]> {
-  const out: number[] = [];
-  for await (const p of it) if (p.token >= 0) out.push(p.token);
-  return out;
-}
 
 function bits(a: Float32Array): Uint32Array {
   return new Uint32Array(a.buffer.slice(a.byteOffset, a.byteOffset + a.byteLength));
@@ -58,8 +53,7 @@ describe("engine", () => {
     const f16 = await loadModel(TINY, { contextLength: 64, kvCacheType: "f16" });
     const a = model.logits(PROMPT);
     const b = f16.logits(PROMPT);
-    let d = 0;
-    for (let i = 0; i < a.length; i++) d = Math.max(d, Math.abs(a[i] - b[i]));
+    const d = maxAbsDiff(a, b);
     assert.ok(d > 0 && d < 0.05, `max |Δ| ${d}`);
     assert.equal(f16.kvCacheBytes * 2, model.kvCacheBytes);
     await f16.dispose();
@@ -67,8 +61,8 @@ describe("engine", () => {
 
   it("refuses a prompt plus n_predict longer than the context, or truncates when asked", async () => {
     const long = Array.from({ length: 60 }, (_, i) => 260 + i);
-    await assert.rejects(tokens(model.generate(long, { maxTokens: 8, temperature: 0 })), (e: Error) => e instanceof ContextOverflowError && /60 tokens.*8.*64/.test(e.message));
-    const got = await tokens(model.generate(long, { maxTokens: 8, temperature: 0, overflow: "truncate", ignoreEos: true }));
+    await assert.rejects(tokenIds(model.generate(long, { maxTokens: 8, temperature: 0 })), (e: Error) => e instanceof ContextOverflowError && /60 tokens.*8.*64/.test(e.message));
+    const got = await tokenIds(model.generate(long, { maxTokens: 8, temperature: 0, overflow: "truncate", ignoreEos: true }));
     assert.equal(got.length, 8);
     assert.throws(() => model.logits(Array.from({ length: 65 }, () => 5)), ContextOverflowError);
   });
@@ -80,10 +74,10 @@ describe("engine", () => {
 
   it("the same seed gives the same tokens, and sampling is not greedy", async () => {
     const opts = { temperature: 1.5, topK: 0, topP: 1, minP: 0, seed: 42, maxTokens: 24, ignoreEos: true };
-    const a = await tokens(model.generate(PROMPT, opts));
-    const b = await tokens(model.generate(PROMPT, opts));
-    const c = await tokens(model.generate(PROMPT, { ...opts, seed: 43 }));
-    const greedy = await tokens(model.generate(PROMPT, { temperature: 0, maxTokens: 24, ignoreEos: true }));
+    const a = await tokenIds(model.generate(PROMPT, opts));
+    const b = await tokenIds(model.generate(PROMPT, opts));
+    const c = await tokenIds(model.generate(PROMPT, { ...opts, seed: 43 }));
+    const greedy = await tokenIds(model.generate(PROMPT, { temperature: 0, maxTokens: 24, ignoreEos: true }));
     assert.deepEqual(a, b);
     assert.notDeepEqual(a, c);
     assert.notDeepEqual(a, greedy);
@@ -111,7 +105,7 @@ describe("engine", () => {
   });
 
   it("chat renders the conversation through a template and generates a reply", async () => {
-    const reply = await tokens(model.chat([{ role: "user", content: "hi" }], { temperature: 0, maxTokens: 4, ignoreEos: true }));
+    const reply = await tokenIds(model.chat([{ role: "user", content: "hi" }], { temperature: 0, maxTokens: 4, ignoreEos: true }));
     assert.equal(reply.length, 4);
   });
 });

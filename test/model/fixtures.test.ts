@@ -8,25 +8,13 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { loadModel } from "../../src/index.ts";
 import type { BitNetModel } from "../../src/model/model.ts";
-import { referenceForward } from "../helpers/f64-reference.ts";
+import { referenceForward } from "../helpers/ref64.ts";
 import { refModelFromGGUF } from "../helpers/ref-model-from-gguf.ts";
 import { argmax } from "../helpers/llamacpp.ts";
-
 import { FIXTURES_DIR as FIX } from "../helpers/fixtures.ts";
+import { maxAbsDiff } from "../helpers/compare.ts";
+import { greedyIds } from "../helpers/generate.ts";
 const refJson = (name: string) => JSON.parse(readFileSync(`${FIX}${name}.ref.json`, "utf8"));
-
-function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  assert.equal(a.length, b.length);
-  let d = 0;
-  for (let i = 0; i < a.length; i++) d = Math.max(d, Math.abs(a[i] - b[i]));
-  return d;
-}
-
-async function greedy(model: BitNetModel, prompt: number[], n: number): Promise<number[]> {
-  const out: number[] = [];
-  for await (const piece of model.generate(prompt, { temperature: 0, maxTokens: n, ignoreEos: true })) if (piece.token >= 0) out.push(piece.token);
-  return out;
-}
 
 describe("bitnet-tiny-tq2_0 (llama.cpp, every matmul input 256 wide)", () => {
   const ref = refJson("bitnet-tiny-tq2_0");
@@ -35,7 +23,7 @@ describe("bitnet-tiny-tq2_0 (llama.cpp, every matmul input 256 wide)", () => {
 
   it("per-token activation quantization reproduces llama.cpp's greedy path", async () => {
     model = await loadModel(`${FIX}bitnet-tiny-tq2_0.gguf`, { contextLength: 256 });
-    assert.deepEqual(await greedy(model, ref.prompt, ref.greedy.length), ref.greedy);
+    assert.deepEqual(await greedyIds(model, ref.prompt, ref.greedy.length), ref.greedy);
   });
 
   it("last-position logits agree with llama.cpp within 1e-4", () => {

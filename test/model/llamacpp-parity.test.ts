@@ -13,9 +13,10 @@ import { writeGGUF } from "../../src/formats/gguf/writer.ts";
 import { loadModel } from "../../src/index.ts";
 import { syntheticModel, type SyntheticSpec } from "../../src/model/synthetic.ts";
 import { atomicFileSink } from "../../src/node/atomic-file-sink.ts";
-import { disposeLlamaCpp, llamaCppGreedy, llamaCppLastLogits } from "../helpers/llamacpp.ts";
-import { referenceForward } from "../helpers/f64-reference.ts";
+import { assertMatchesLlamaCpp, disposeLlamaCpp } from "../helpers/llamacpp.ts";
+import { referenceForward } from "../helpers/ref64.ts";
 import { refModelFromGGUF } from "../helpers/ref-model-from-gguf.ts";
+import { maxAbsDiff } from "../helpers/compare.ts";
 
 const SHAPES: Omit<SyntheticSpec, "seed" | "architecture" | "vocabSize" | "embeddingType">[] = [
   { linearType: "tq2_0", dim: 256, ffnDim: 768, nLayers: 2, nHeads: 4, nKvHeads: 1 },
@@ -46,17 +47,9 @@ describe("parity with llama.cpp on random models", () => {
   for (const [i, shape] of SHAPES.entries()) {
     const label = `${shape.linearType} dim ${shape.dim} ffn ${shape.ffnDim} heads ${shape.nHeads}/${shape.nKvHeads}${shape.outputScales ? " with .scale tensors" : ""}`;
     it(`${label}: block256 logits within 1e-3 and 32 identical greedy tokens`, async () => {
-      const want = await llamaCppGreedy(paths[i], PROMPT, 32);
-      const wantLogits = await llamaCppLastLogits(paths[i], PROMPT);
       const model = await loadModel(paths[i], { contextLength: 256, actQuant: "block256" });
       try {
-        const logits = model.logits(PROMPT);
-        let d = 0;
-        for (let k = 0; k < logits.length; k++) d = Math.max(d, Math.abs(logits[k] - wantLogits[k]));
-        assert.ok(d < 1e-3, `max |Δlogit| ${d}`);
-        const got: number[] = [];
-        for await (const p of model.generate(PROMPT, { temperature: 0, maxTokens: 32, ignoreEos: true })) if (p.token >= 0) got.push(p.token);
-        assert.deepEqual(got, want.tokens);
+        await assertMatchesLlamaCpp(model, paths[i], PROMPT, 32, 1e-3);
       } finally {
         await model.dispose();
       }
@@ -68,8 +61,7 @@ describe("parity with llama.cpp on random models", () => {
     const want = referenceForward(await refModelFromGGUF(paths[0], "silu", "token"), PROMPT).at(-1) as Float64Array;
     const got = model.logits(PROMPT);
     await model.dispose();
-    let d = 0;
-    for (let k = 0; k < got.length; k++) d = Math.max(d, Math.abs(got[k] - want[k]));
+    const d = maxAbsDiff(got, want);
     assert.ok(d < 1e-4, `max |Δlogit| ${d}`);
   });
 });
@@ -96,17 +88,9 @@ describe("the FP baseline through the same engine, against llama.cpp", () => {
       const { header, data } = syntheticModel(spec);
       const path = join(dir, `fp${i}.gguf`);
       await writeGGUF(await atomicFileSink(path), header, data);
-      const wantLogits = await llamaCppLastLogits(path, PROMPT);
-      const want = await llamaCppGreedy(path, PROMPT, 16);
       const model = await loadModel(path, { contextLength: 256 });
       try {
-        const logits = model.logits(PROMPT);
-        let d = 0;
-        for (let k = 0; k < logits.length; k++) d = Math.max(d, Math.abs(logits[k] - wantLogits[k]));
-        assert.ok(d < tol, `max |Δlogit| ${d}`);
-        const got: number[] = [];
-        for await (const p of model.generate(PROMPT, { temperature: 0, maxTokens: 16, ignoreEos: true })) if (p.token >= 0) got.push(p.token);
-        assert.deepEqual(got, want.tokens);
+        await assertMatchesLlamaCpp(model, path, PROMPT, 16, tol);
       } finally {
         await model.dispose();
       }

@@ -20,18 +20,13 @@ import { atomicFileSink } from "../../src/node/atomic-file-sink.ts";
 import { openFileSource } from "../../src/node/file-source.ts";
 import { bf16Codec, q8_0 } from "../../src/quant/codecs/index.ts";
 import { q8_0Bytes } from "../../src/quant/codecs/q8_0.ts";
-import { disposeLlamaCpp, llamaCppGreedy, llamaCppLastLogits } from "../helpers/llamacpp.ts";
+import { assertMatchesLlamaCpp, disposeLlamaCpp } from "../helpers/llamacpp.ts";
 import { assertOneLineError, runCli } from "../cli/run-cli.ts";
+import { maxAbsDiff } from "../helpers/compare.ts";
 
 const PROMPT = [1, 261, 300, 333, 280, 295, 310];
 const BITNET: SyntheticSpec = { architecture: "bitnet", linearType: "tq2_0", dim: 256, ffnDim: 512, nLayers: 2, nHeads: 4, nKvHeads: 2, vocabSize: 384, embeddingType: "f32", seed: 881 };
 const LLAMA: SyntheticSpec = { architecture: "llama", linearType: "f32", dim: 128, ffnDim: 256, nLayers: 1, nHeads: 4, nKvHeads: 4, vocabSize: 384, embeddingType: "f16", untiedOutput: true, seed: 882 };
-
-function maxDiff(a: Float32Array, b: Float32Array): number {
-  let d = 0;
-  for (let i = 0; i < a.length; i++) d = Math.max(d, Math.abs(a[i] - b[i]));
-  return d;
-}
 
 /**
  * An int8 head approximates a float one: on these random models the logits move by up to ~5% of the
@@ -39,7 +34,7 @@ function maxDiff(a: Float32Array, b: Float32Array): number {
  */
 function assertCloseToFloatHead(q8: Float32Array, float: Float32Array): void {
   const scale = Math.max(...float.map(Math.abs));
-  assert.ok(maxDiff(q8, float) < 0.1 * scale, `max |Δlogit| ${maxDiff(q8, float)} against the float head, whose largest |logit| is ${scale}`);
+  assert.ok(maxAbsDiff(q8, float) < 0.1 * scale, `max |Δlogit| ${maxAbsDiff(q8, float)} against the float head, whose largest |logit| is ${scale}`);
   assert.equal(q8.indexOf(Math.max(...q8)), float.indexOf(Math.max(...float)));
 }
 
@@ -82,17 +77,11 @@ describe("the Q8_0 output head", () => {
   });
 
   it("llama.cpp's logits and greedy tokens on that file (its Q8_0 embedding rows and Q8_0 × Q8_0 head)", async () => {
-    const wantLogits = await llamaCppLastLogits(q8Path, PROMPT);
-    const want = await llamaCppGreedy(q8Path, PROMPT, 24);
     const model = await loadModel(q8Path, { contextLength: 256, actQuant: "block256" });
     try {
       assert.equal(model.weights.output.kind === "float" && model.weights.output.format, "q8_0");
-      const d = maxDiff(model.logits(PROMPT), wantLogits);
       // The same integer dots; only the float32 summation order differs (2.4e-7 seen).
-      assert.ok(d < 1e-5, `max |Δlogit| ${d}`);
-      const got: number[] = [];
-      for await (const p of model.generate(PROMPT, { temperature: 0, maxTokens: 24, ignoreEos: true })) if (p.token >= 0) got.push(p.token);
-      assert.deepEqual(got, want.tokens);
+      await assertMatchesLlamaCpp(model, q8Path, PROMPT, 24, 1e-5);
     } finally {
       await model.dispose();
     }

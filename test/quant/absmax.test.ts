@@ -5,12 +5,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { quantizeAbsmaxBlocks, quantizeAbsmaxRows } from "../../src/quant/absmax.ts";
 import { gaussian, prng, randInt } from "../helpers/prng.ts";
-
-function halfEven(x: number): number {
-  const f = Math.floor(x);
-  const d = x - f;
-  return d < 0.5 ? f : d > 0.5 ? f + 1 : f % 2 === 0 ? f : f + 1;
-}
+import { rhe } from "../helpers/ref64.ts";
 
 /** torch: scale = 127 / amax.clamp(min=1e-5); q = (x*scale).round().clamp(-128, 127), all float32. */
 function refRows(x: Float32Array, rows: number, cols: number) {
@@ -23,7 +18,7 @@ function refRows(x: Float32Array, rows: number, cols: number) {
     const s = Math.fround(127 / Math.max(amax, Math.fround(1e-5)));
     scales[r] = s;
     for (let c = 0; c < cols; c++) {
-      const v = Math.min(127, Math.max(-128, halfEven(Math.fround(x[r * cols + c] * s))));
+      const v = Math.min(127, Math.max(-128, rhe(Math.fround(x[r * cols + c] * s))));
       q[r * cols + c] = v;
       sums[r] += v;
     }

@@ -1,9 +1,10 @@
 // The absmean weight quantizer against a float64 re-implementation of SPEC §1 written here
-// (pairwise mean, explicit division and a floor-based half-to-even), plus hand-computed ties.
+// (pairwise mean, explicit division, and the float64 reference's floor-based half-to-even), plus hand-computed ties.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { ABSMEAN_EPS, absmeanGamma, dequantizeAbsmean, quantizeAbsmean } from "../../src/quant/absmean.ts";
 import { gaussian, prng } from "../helpers/prng.ts";
+import { rhe } from "../helpers/ref64.ts";
 
 function pairwiseSum(a: ArrayLike<number>, lo: number, hi: number): number {
   if (hi - lo <= 8) {
@@ -15,15 +16,9 @@ function pairwiseSum(a: ArrayLike<number>, lo: number, hi: number): number {
   return pairwiseSum(a, lo, mid) + pairwiseSum(a, mid, hi);
 }
 
-function halfEven(x: number): number {
-  const f = Math.floor(x);
-  const d = x - f;
-  return d < 0.5 ? f : d > 0.5 ? f + 1 : f % 2 === 0 ? f : f + 1;
-}
-
 function reference(w: Float32Array): { codes: number[]; gamma: number } {
   const gamma = Math.fround(Math.max(pairwiseSum(w, 0, w.length) / w.length, 1e-5));
-  const codes = Array.from(w, (v) => Math.min(1, Math.max(-1, halfEven(v / gamma))) + 0);
+  const codes = Array.from(w, (v) => Math.min(1, Math.max(-1, rhe(v / gamma))) + 0);
   return { codes, gamma };
 }
 

@@ -1,5 +1,5 @@
 // Every codec on random shapes: pack/unpack round trips, row decoding against whole decoding, and the
-// element formulas of SPEC §3 / transformers' pack_weights re-implemented here as independent decoders.
+// element formulas of SPEC §3 (the independent decoders of test/helpers/spec-codecs.ts) / transformers' pack_weights.
 // Also: the TQ quantizers' roundf ties, and clear errors for bad shapes, codes and buffers.
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -8,55 +8,12 @@ import { dequantizeHf, dequantizeRowHf, gammaFromWeightScale, hfPackedByteSize, 
 import { f16ToF32, f32ToF16 } from "../../src/quant/half.ts";
 import { quantizeAbsmean } from "../../src/quant/absmean.ts";
 import { gaussian, prng, randInt, ternary } from "../helpers/prng.ts";
+import { specI2S, specTq1_0, specTq2_0, type SpecDecoded } from "../helpers/spec-codecs.ts";
 
-/** SPEC §3 TQ2_0: element j + 32l + m (j ∈ {0,128}) is ((qs[j/4 + m] >> 2l) & 3) − 1, times d. */
-function specTq2(bytes: Uint8Array, n: number): { codes: number[]; d: number[] } {
-  const codes: number[] = [];
-  const d: number[] = [];
-  for (let b = 0; b < n / 256; b++) {
-    const blk = bytes.subarray(b * 66, b * 66 + 66);
-    d.push(f16ToF32(blk[64] | (blk[65] << 8)));
-    const vals = new Array<number>(256);
-    for (const j of [0, 128]) for (let l = 0; l < 4; l++) for (let m = 0; m < 32; m++) vals[j + 32 * l + m] = ((blk[j / 4 + m] >> (2 * l)) & 3) - 1;
-    codes.push(...vals);
-  }
-  return { codes, d };
-}
-
-/** SPEC §3 TQ1_0: trit n of a byte is ((uint8)(byte·3^n)·3) >> 8, elements placed by the three byte runs. */
-function specTq1(bytes: Uint8Array, n: number): { codes: number[]; d: number[] } {
-  const trit = (byte: number, k: number) => ((((byte * 3 ** k) & 0xff) * 3) >> 8) - 1;
-  const codes: number[] = [];
-  const d: number[] = [];
-  for (let b = 0; b < n / 256; b++) {
-    const blk = bytes.subarray(b * 54, b * 54 + 54);
-    d.push(f16ToF32(blk[52] | (blk[53] << 8)));
-    const vals = new Array<number>(256);
-    for (let m = 0; m < 32; m++) for (let k = 0; k < 5; k++) vals[m + 32 * k] = trit(blk[m], k);
-    for (let m = 0; m < 16; m++) for (let k = 0; k < 5; k++) vals[160 + m + 16 * k] = trit(blk[32 + m], k);
-    for (let j = 0; j < 4; j++) for (let k = 0; k < 4; k++) vals[240 + j + 4 * k] = trit(blk[48 + j], k);
-    codes.push(...vals);
-  }
-  return { codes, d };
-}
-
-/** SPEC §3 I2_S: byte j of block k = c[j]<<6 | c[32+j]<<4 | c[64+j]<<2 | c[96+j]; f32 scale after n/4 bytes. */
-function specI2s(bytes: Uint8Array, n: number): { codes: number[]; d: number[] } {
-  const codes = new Array<number>(n);
-  for (let k = 0; k < n / 128; k++) {
-    for (let j = 0; j < 32; j++) {
-      const byte = bytes[k * 32 + j];
-      for (let g = 0; g < 4; g++) codes[k * 128 + 32 * g + j] = ((byte >> (6 - 2 * g)) & 3) - 1;
-    }
-  }
-  const scale = new DataView(bytes.buffer, bytes.byteOffset + n / 4, 4).getFloat32(0, true);
-  return { codes, d: [scale] };
-}
-
-const SPEC: [TernaryCodec, (b: Uint8Array, n: number) => { codes: number[]; d: number[] }][] = [
-  [tq2_0, specTq2],
-  [tq1_0, specTq1],
-  [i2_s, specI2s],
+const SPEC: [TernaryCodec, (b: Uint8Array, n: number) => SpecDecoded][] = [
+  [tq2_0, specTq2_0],
+  [tq1_0, specTq1_0],
+  [i2_s, specI2S],
 ];
 
 function randomShape(rand: () => number, block: number): number[] {
@@ -84,7 +41,7 @@ for (const [codec, spec] of SPEC) {
       assert.equal(u.scaleGroup, codec === i2_s ? n : 256);
       assert.deepEqual(codec.pack(u.codes, u.scales, shape), bytes);
       const ref = spec(bytes, n);
-      assert.deepEqual(ref.codes, Array.from(codes));
+      assert.deepEqual(ref.codes, codes);
       assert.deepEqual(ref.d, Array.from(scales));
       // Whole decode = code·scale, and each row decode agrees with it.
       const all = codec.dequantize(bytes, shape);

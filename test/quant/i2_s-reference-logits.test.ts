@@ -1,5 +1,5 @@
 // End-to-end check of the I2_S decoder against bitnet.cpp itself: the float64 forward pass of SPEC §1
-// (test/helpers/f64-reference.ts: sub-norms, ReLU², NEOX RoPE, GQA, tied head, per-token int8 activations),
+// (test/helpers/ref64.ts: sub-norms, ReLU², NEOX RoPE, GQA, tied head, per-token int8 activations),
 // run on weights decoded by our I2_S codec, must reproduce bitnet.cpp's logits
 // (bitnet-b158-tiny-i2_s.ref.json) within a few hundredths, teacher-forced.
 // The same pass on the other layout bitnet.cpp can build (four rows interleaved per byte, its non-default
@@ -11,7 +11,8 @@ import { readFileSync } from "node:fs";
 import { GGMLType } from "../../src/formats/gguf/types.ts";
 import { codecFor } from "../../src/quant/codecs/index.ts";
 import { i2_s } from "../../src/quant/codecs/i2_s.ts";
-import { referenceForward } from "../helpers/f64-reference.ts";
+import { maxAbsDiff } from "../helpers/compare.ts";
+import { referenceForward } from "../helpers/ref64.ts";
 import { refModelFromGGUF, type TensorDecoder } from "../helpers/ref-model-from-gguf.ts";
 import { FIXTURES } from "./fixtures.ts";
 
@@ -43,8 +44,7 @@ async function worstDiff(decode?: TensorDecoder): Promise<number> {
   const logits = referenceForward(await refModelFromGGUF(MODEL, "relu2", "token", decode), tokens);
   let worst = 0;
   for (let s = 0; s < STEPS; s++) {
-    const got = logits[ref.prompt.length - 1 + s];
-    ref.step_logits[s].forEach((want, i) => (worst = Math.max(worst, Math.abs(got[i] - want))));
+    worst = Math.max(worst, maxAbsDiff(logits[ref.prompt.length - 1 + s], ref.step_logits[s]));
   }
   return worst;
 }

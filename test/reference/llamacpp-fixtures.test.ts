@@ -13,6 +13,7 @@ import { readFileSync } from "node:fs";
 import { argmax, disposeLlamaCpp, llamaCppGreedy, llamaCppLastLogits, llamaCppTokenize } from "../helpers/llamacpp.ts";
 
 import { FIXTURES_DIR as fixturesDir } from "../helpers/fixtures.ts";
+import { maxAbsDiff } from "../helpers/compare.ts";
 const logitTolerance = 1e-4;
 
 interface LlamaCppReference {
@@ -24,13 +25,6 @@ interface LlamaCppReference {
 
 function readReference(name: string): LlamaCppReference {
   return JSON.parse(readFileSync(`${fixturesDir}${name}.ref.json`, "utf8")) as LlamaCppReference;
-}
-
-function maxAbsDiff(actual: ArrayLike<number>, expected: ArrayLike<number>): number {
-  assert.equal(actual.length, expected.length, "logit vector lengths differ");
-  let worst = 0;
-  for (let i = 0; i < actual.length; i++) worst = Math.max(worst, Math.abs(actual[i] - expected[i]));
-  return worst;
 }
 
 after(disposeLlamaCpp);

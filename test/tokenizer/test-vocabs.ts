@@ -1,9 +1,10 @@
 // Vocabularies built by the tests, so the tokenizers can be checked on more than the fixtures' tiny SPM vocab:
-// a byte-level BPE vocabulary learned from a small corpus by a plain trainer written here (independent of
-// src/tokenizer), in three forms: GGUF metadata entries, the tokenizer.json that @huggingface/tokenizers reads,
-// and an SPM vocabulary with seeded scores. Deterministic: same corpus, same vocabularies.
+// a byte-level BPE vocabulary learned from a small corpus by the tests' own trainer (test/helpers/bpe.ts,
+// independent of src/tokenizer), as GGUF metadata entries and as the tokenizer.json that @huggingface/tokenizers
+// reads, and an SPM vocabulary with seeded scores. Deterministic: same corpus, same vocabularies.
 
 import type { GGUFMetadataEntry } from "../../src/formats/gguf/writer.ts";
+import { byteLevel, naiveBpe, wordCounts } from "../helpers/bpe.ts";
 import { prng } from "../helpers/prng.ts";
 import { entry } from "./reference.ts";
 
@@ -17,22 +18,6 @@ export const CORPUS = [
   "tokenization tokenizer tokens token merges merging merged the the the and and of of to to in in",
 ];
 
-// GPT-2's bytes_to_unicode, written out again here so the test does not reuse the code under test.
-const BYTE_CHARS: string[] = (() => {
-  const keep: number[] = [];
-  for (let b = 33; b <= 126; b++) keep.push(b);
-  for (let b = 161; b <= 172; b++) keep.push(b);
-  for (let b = 174; b <= 255; b++) keep.push(b);
-  const chars: string[] = [];
-  let extra = 0;
-  for (let b = 0; b < 256; b++) chars.push(String.fromCodePoint(keep.includes(b) ? b : 256 + extra++));
-  return chars;
-})();
-
-function byteLevel(text: string): string {
-  return Array.from(new TextEncoder().encode(text), (b) => BYTE_CHARS[b]).join("");
-}
-
 export interface BpeVocab {
   tokens: string[];
   types: number[];
@@ -43,51 +28,12 @@ export interface BpeVocab {
   userDefined: number;
 }
 
-/** Learns `mergeCount` merges: repeatedly join the most frequent adjacent pair (ties: smallest pair string). */
+/** The word split the vocabulary is learned with: GPT-2's, without its contraction rules. */
+const WORDS = / ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+/gu;
+
+/** Learns `mergeCount` merges with the tests' naive BPE (ties: smallest pair string), then appends the special tokens. */
 export function trainByteLevelBpe(corpus: string, mergeCount: number): BpeVocab {
-  const words = new Map<string, number>();
-  for (const w of corpus.match(/ ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+/gu) ?? []) {
-    const spelled = byteLevel(w);
-    words.set(spelled, (words.get(spelled) ?? 0) + 1);
-  }
-  const entries = [...words].map(([w, count]) => ({ symbols: [...w], count }));
-  const tokens = [...BYTE_CHARS];
-  const known = new Set(tokens);
-  const merges: string[] = [];
-  for (let m = 0; m < mergeCount; m++) {
-    const pairCounts = new Map<string, number>();
-    for (const { symbols, count } of entries) {
-      for (let i = 0; i + 1 < symbols.length; i++) {
-        const key = `${symbols[i]} ${symbols[i + 1]}`;
-        pairCounts.set(key, (pairCounts.get(key) ?? 0) + count);
-      }
-    }
-    let best: string | undefined;
-    let bestCount = 0;
-    for (const [key, count] of pairCounts) {
-      if (count > bestCount || (count === bestCount && best !== undefined && key < best)) {
-        best = key;
-        bestCount = count;
-      }
-    }
-    if (best === undefined) break;
-    const [a, b] = best.split(" ");
-    merges.push(best);
-    if (!known.has(a + b)) {
-      known.add(a + b);
-      tokens.push(a + b);
-    }
-    for (const e of entries) {
-      const out: string[] = [];
-      for (let i = 0; i < e.symbols.length; i++) {
-        if (i + 1 < e.symbols.length && e.symbols[i] === a && e.symbols[i + 1] === b) {
-          out.push(a + b);
-          i++;
-        } else out.push(e.symbols[i]);
-      }
-      e.symbols = out;
-    }
-  }
+  const { tokens, merges } = naiveBpe(wordCounts(corpus, WORDS), { maxMerges: mergeCount, tieBreak: "text" });
   const types = tokens.map(() => 1);
   const add = (text: string, type: number): number => {
     tokens.push(text);

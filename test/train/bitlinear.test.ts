@@ -8,7 +8,9 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { bitlinearBackward, bitlinearForward, quantizeActivationsForward, quantizeWeightsTernary } from "../../src/train/bitlinear.ts";
 import { linearBackward } from "../../src/train/linear.ts";
-import { absmax64, absmean64, assertClose, bitlinear64, linear64, randomF32 } from "./ref64.ts";
+import { assertClose } from "../helpers/compare.ts";
+import { randomF32 } from "../helpers/prng.ts";
+import { absmax64, absmean64, bitlinear64, linear64 } from "../helpers/ref64.ts";
 
 function run(x: Float32Array, W: Float32Array, N: number, I: number, O: number) {
   const xCodes = new Float32Array(N * I);

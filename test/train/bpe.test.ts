@@ -1,4 +1,4 @@
-// The byte-level BPE trainer: its merges against a naive from-scratch trainer written here, its vocabulary
+// The byte-level BPE trainer: its merges against the tests' naive from-scratch trainer (test/helpers/bpe.ts), its vocabulary
 // loaded through tokenizerFromGGUF (exact round trip of the corpus, encode() = the trainer's own
 // segmentation on held-out text), llama.cpp (vocabulary-only, through the exporter's GGUF entries) encoding
 // held-out text to the same ids, and speed on the full 4 MB KJV corpus.
@@ -10,44 +10,16 @@ import { gunzipSync } from "node:zlib";
 import { BOS_TEXT, EOS_TEXT, bpeMetadata, countWords, encodeWithMerges, trainBpe } from "../../src/train/bpe-trainer.ts";
 import { ggufTokenizerEntries } from "../../src/train/export-tokenizer.ts";
 import { tokenizerFromGGUF } from "../../src/tokenizer/index.ts";
-import { byteToByteLevelChar } from "../../src/tokenizer/byte-level.ts";
+import { BYTE_CHARS, naiveBpe } from "../helpers/bpe.ts";
 import { LlamaCppReference } from "../tokenizer/reference.ts";
 
 const KJV = gunzipSync(readFileSync(new URL("../../data/kjv.txt.gz", import.meta.url))).toString("utf8");
 const TRAIN = KJV.slice(0, 300_000);
 const HELD_OUT = KJV.slice(-60_000) + "\nOdd text: naïve café, 1234567 numbers, tabs\t\tand  spaces, 中文, emoji 😀, it's we'll they'd.  \n\n";
 
-/** Independent reference: recount every pair from scratch before each merge (same tie-break: count, then ids). */
-function naiveBpe(text: string, vocabSize: number): { tokens: string[]; merges: string[] } {
-  const tokens = Array.from({ length: 256 }, (_, b) => byteToByteLevelChar(b));
-  const words = [...countWords([text])].map(([w, n]) => ({ syms: [...w].map((c) => tokens.indexOf(c)), n }));
-  const merges: string[] = [];
-  while (tokens.length < vocabSize - 2) {
-    const counts = new Map<string, number>();
-    for (const { syms, n } of words) for (let i = 0; i + 1 < syms.length; i++) counts.set(`${syms[i]},${syms[i + 1]}`, (counts.get(`${syms[i]},${syms[i + 1]}`) ?? 0) + n);
-    let best: [number, number, number] | undefined;
-    for (const [k, n] of counts) {
-      const [a, b] = k.split(",").map(Number);
-      if (!best || n > best[2] || (n === best[2] && (a < best[0] || (a === best[0] && b < best[1])))) best = [a, b, n];
-    }
-    if (!best || best[2] < 2) break;
-    const [a, b] = best;
-    const s = tokens[a] + tokens[b];
-    let c = tokens.indexOf(s);
-    if (c < 0) c = tokens.push(s) - 1;
-    merges.push(`${tokens[a]} ${tokens[b]}`);
-    for (const w of words) {
-      const out: number[] = [];
-      for (let i = 0; i < w.syms.length; i++) {
-        if (i + 1 < w.syms.length && w.syms[i] === a && w.syms[i + 1] === b) {
-          out.push(c);
-          i++;
-        } else out.push(w.syms[i]);
-      }
-      w.syms = out;
-    }
-  }
-  return { tokens, merges };
+/** Independent reference: the tests' naive BPE, which recounts every pair from scratch before each merge (same tie-break: count, then ids). */
+function naiveReference(text: string, vocabSize: number): { tokens: string[]; merges: string[] } {
+  return naiveBpe(countWords([text]), { maxTokens: vocabSize - 2, minCount: 2, tieBreak: "ids" });
 }
 
 const vocab = trainBpe([TRAIN], { vocabSize: 1024 });
@@ -56,7 +28,7 @@ const tokenizer = tokenizerFromGGUF(bpeMetadata(vocab), "trained vocab");
 test("merges equal a naive from-scratch BPE trainer's (incremental counts change nothing)", () => {
   const small = KJV.slice(0, 20_000);
   const ours = trainBpe([small], { vocabSize: 500 });
-  const ref = naiveBpe(small, 500);
+  const ref = naiveReference(small, 500);
   assert.deepEqual(ours.merges, ref.merges);
   assert.deepEqual(ours.tokens, [...ref.tokens, BOS_TEXT, EOS_TEXT]);
   assert.equal(ours.tokens.length, 500);
@@ -66,7 +38,7 @@ test("merges equal a naive from-scratch BPE trainer's (incremental counts change
 
 test("the vocabulary layout: 256 byte symbols in byte order, merged strings, bos, eos; training is deterministic", () => {
   assert.equal(vocab.tokens.length, 1024);
-  for (let b = 0; b < 256; b++) assert.equal(vocab.tokens[b], byteToByteLevelChar(b));
+  for (let b = 0; b < 256; b++) assert.equal(vocab.tokens[b], BYTE_CHARS[b]);
   assert.equal(vocab.tokens[vocab.bos], "<|begin_of_text|>");
   assert.equal(vocab.tokens[vocab.eos], "<|end_of_text|>");
   assert.equal(new Set(vocab.tokens).size, vocab.tokens.length, "no duplicate strings");

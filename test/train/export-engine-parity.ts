@@ -23,7 +23,9 @@ import type { GateActivation } from "../../src/kernels/types.ts";
 import { exportGGUF, type ExportType } from "../../src/train/export-gguf.ts";
 import { forward, greedyTokens } from "../../src/train/model.ts";
 import type { ParamSet } from "../../src/train/params.ts";
-import { CORPUS, encodeReference, margin, maxAbsDiff, testConfig, trainTestBpe, trainTiny, withStoredGammas } from "./export-helpers.ts";
+import { margin, maxAbsDiff } from "../helpers/compare.ts";
+import { greedyIds } from "../helpers/generate.ts";
+import { CORPUS, encodeReference, testConfig, trainTestBpe, trainTiny, withStoredGammas } from "./export-helpers.ts";
 
 export const SAME_GAMMA_TOL = 2e-3;
 export const FP16_GAMMA_TOL = 5e-2;
@@ -69,8 +71,7 @@ export function defineEngineParityTests(activation: GateActivation, seed: number
       const engine = await loadModel(sink.bytes(), { contextLength: 64 });
       try {
         assert.equal(engine.config.activation, activation);
-        const got: number[] = [];
-        for await (const piece of engine.generate([...prompt], { temperature: 0, maxTokens: STEPS, ignoreEos: true })) if (piece.token >= 0) got.push(piece.token);
+        const got = await greedyIds(engine, [...prompt], STEPS);
 
         const ref = reference(type);
         const want = ref.tokens;

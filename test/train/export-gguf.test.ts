@@ -25,7 +25,9 @@ import { createActivations } from "../../src/train/acts.ts";
 import { exportGGUF, storedGamma, type ExportType } from "../../src/train/export-gguf.ts";
 import { forward, greedyTokens } from "../../src/train/model.ts";
 import { createParamSet, initParams, type ParamSet } from "../../src/train/params.ts";
-import { CORPUS, encodeReference, margin, maxAbsDiff, testConfig, trainTestBpe, trainTiny } from "./export-helpers.ts";
+import { margin, maxAbsDiff } from "../helpers/compare.ts";
+import { greedyIds } from "../helpers/generate.ts";
+import { CORPUS, encodeReference, testConfig, trainTestBpe, trainTiny } from "./export-helpers.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "bitnet-export-gguf-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -170,9 +172,7 @@ test("an fp model as f32 runs in our engine like the training forward (logits wi
     const prompt = Int32Array.from(encodeReference(vocab, "a dog"));
     const acts = createActivations(p.config, 1, prompt.length + 16);
     const want = [...greedyTokens(p, acts, prompt, 16)];
-    const got: number[] = [];
-    for await (const piece of engine.generate([...prompt], { temperature: 0, maxTokens: 16, ignoreEos: true })) if (piece.token >= 0) got.push(piece.token);
-    assert.deepEqual(got, want);
+    assert.deepEqual(await greedyIds(engine, [...prompt], 16), want);
     const seq = Int32Array.from([...prompt, ...want.slice(0, 15)]);
     forward(p, acts, seq, null, 1, seq.length);
     const all = engine.allLogits([...seq]);

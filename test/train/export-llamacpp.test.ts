@@ -23,7 +23,9 @@ import { greedyTokens, logitsAt } from "../../src/train/model.ts";
 import { encodeWithMerges, trainBpe } from "../../src/train/bpe-trainer.ts";
 import { createParamSet, initParams, type ParamSet } from "../../src/train/params.ts";
 import { disposeLlamaCpp, llamaCppGreedy, llamaCppLastLogits, llamaCppTokenize } from "../helpers/llamacpp.ts";
-import { CORPUS, encodeReference, maxAbsDiff, testConfig, trainTestBpe, trainTiny, withStoredGammas } from "./export-helpers.ts";
+import { maxAbsDiff } from "../helpers/compare.ts";
+import { greedyIds } from "../helpers/generate.ts";
+import { CORPUS, encodeReference, testConfig, trainTestBpe, trainTiny, withStoredGammas } from "./export-helpers.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "bitnet-export-llamacpp-"));
 after(async () => {
@@ -54,8 +56,7 @@ for (const type of ["tq2_0", "tq1_0"] as const) {
 
     const engine = await loadModel(path, { contextLength: 64, actQuant: "block256" });
     try {
-      const ours: number[] = [];
-      for await (const piece of engine.generate(prompt, { temperature: 0, maxTokens: STEPS, ignoreEos: true })) if (piece.token >= 0) ours.push(piece.token);
+      const ours = await greedyIds(engine, prompt, STEPS);
       const oursLogits = engine.logits(prompt);
       const dEngine = maxAbsDiff(oursLogits, llamaLogits);
       const dTraining = maxAbsDiff(trainingLogits, llamaLogits);

@@ -2,7 +2,7 @@
  * The Hugging Face export (src/train/export-safetensors.ts through src/node/export-hf-dir.ts), read back with our
  * safetensors reader and unpacked with hf-packed.ts: codes and γ equal the training side's absmean result, the
  * float tensors equal the parameters, config.json carries what transformers' BitNetForCausalLM reads. The layout's
- * meaning is checked against the independent float64 forward of test/helpers/f64-reference.ts, built from the HF
+ * meaning is checked against the independent float64 forward of test/helpers/ref64.ts, built from the HF
  * tensors alone (W = unpacked codes × weight_scale, transformers' AutoBitLinear convention): its logits equal the
  * training forward's. tokenizer.json is checked with @huggingface/tokenizers against the test's reference encoder.
  * Also: bf16, an fp model, and the directory's atomicity.
@@ -24,7 +24,7 @@ import { bf16ToF32, f32ToBf16 } from "../../src/quant/half.ts";
 import { createActivations } from "../../src/train/acts.ts";
 import { forward } from "../../src/train/model.ts";
 import { createParamSet, initParams, type ParamSet } from "../../src/train/params.ts";
-import { referenceForward, type RefLayer, type RefModel } from "../helpers/f64-reference.ts";
+import { params64, referenceForward, trainWeights64, type RefLayer, type RefModel } from "../helpers/ref64.ts";
 import { CORPUS, encodeReference, testConfig, trainTestBpe } from "./export-helpers.ts";
 
 const root = mkdtempSync(join(tmpdir(), "bitnet-export-hf-"));
@@ -104,26 +104,13 @@ test("ternary relu2 model: config.json, packed codes and weight_scale equal the 
 
 /** The float64 model of the training side itself: absmean codes·γ of each latent weight, float norms and embedding. */
 function refFromParams(p: ParamSet, actQuant: RefModel["actQuant"]): RefModel {
-  const c = p.config;
-  const f64 = (name: string) => Float64Array.from(p.byName.get(name) as Float32Array);
-  const ternary = (name: string) => {
-    const { codes, gamma } = quantizeAbsmean(p.byName.get(name) as Float32Array);
-    return Float64Array.from(codes, (k) => k * gamma);
-  };
-  const layers: RefLayer[] = [];
-  for (let l = 0; l < c.nLayers; l++) {
-    const b = `blk.${l}`;
-    layers.push({
-      attn_norm: f64(`${b}.attn_norm`), attn_q: ternary(`${b}.attn_q`), attn_k: ternary(`${b}.attn_k`), attn_v: ternary(`${b}.attn_v`),
-      attn_sub_norm: f64(`${b}.attn_sub_norm`), attn_output: ternary(`${b}.attn_output`), ffn_norm: f64(`${b}.ffn_norm`),
-      ffn_gate: ternary(`${b}.ffn_gate`), ffn_up: ternary(`${b}.ffn_up`), ffn_sub_norm: f64(`${b}.ffn_sub_norm`), ffn_down: ternary(`${b}.ffn_down`),
-    });
+  const P = params64(p);
+  for (const s of p.layout) {
+    if (s.kind !== "linear") continue;
+    const { codes, gamma } = quantizeAbsmean(p.byName.get(s.name) as Float32Array);
+    P.set(s.name, Float64Array.from(codes, (k) => k * gamma));
   }
-  const embd = f64("token_embd");
-  return {
-    dim: c.dim, ffn: c.ffnDim, heads: c.nHeads, kvHeads: c.nKvHeads, vocab: c.vocabSize, eps: c.normEps, theta: c.ropeTheta, act: c.activation,
-    actQuant, embd, outputNorm: f64("output_norm"), output: embd, layers,
-  };
+  return { ...trainWeights64(p.config, P), actQuant };
 }
 
 /**

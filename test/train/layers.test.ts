@@ -11,7 +11,10 @@ import { ropeBackward, ropeForward, ropeTables } from "../../src/train/rope.ts";
 import { attentionBackward, attentionForward } from "../../src/train/attention.ts";
 import { gatedActBackward, gatedActForward } from "../../src/train/mlp.ts";
 import { softmaxCrossEntropyBackward, softmaxCrossEntropyForward } from "../../src/train/crossentropy.ts";
-import { assertClose, attention64, crossEntropy64, dot64, fdGradient, gatedAct64, linear64, randomF32, rmsnorm64, rope64 } from "./ref64.ts";
+import { assertClose } from "../helpers/compare.ts";
+import { dot64, fdGradient } from "../helpers/finite-diff.ts";
+import { randomF32 } from "../helpers/prng.ts";
+import { attention64, crossEntropy64, gatedAct64, linear64, rmsnorm64, rope64 } from "../helpers/ref64.ts";
 
 const FWD = 1e-6;
 const GRAD = 1e-4;

@@ -7,7 +7,8 @@ import assert from "node:assert/strict";
 import {
   matmulBackwardInput, matmulBackwardInputNaive, matmulBackwardWeight, matmulBackwardWeightNaive, matmulForward, matmulForwardNaive,
 } from "../../src/train/matmul.ts";
-import { assertClose, randomF32 } from "./ref64.ts";
+import { assertClose } from "../helpers/compare.ts";
+import { randomF32 } from "../helpers/prng.ts";
 
 const shapes: [number, number, number][] = [[1, 1, 1], [3, 5, 2], [4, 4, 4], [7, 13, 5], [9, 6, 11], [17, 33, 10], [8, 64, 19]];
 

@@ -12,7 +12,10 @@ import type { TrainConfig } from "../../src/train/config.ts";
 import { createParamSet, initParams, zeroGrads, type ParamSet } from "../../src/train/params.ts";
 import { createActivations } from "../../src/train/acts.ts";
 import { backward, forward, greedyTokens, logitsAt } from "../../src/train/model.ts";
-import { assertClose, centralDiff, model64, randomF32, type Params64, type SteOffsets } from "./ref64.ts";
+import { assertClose } from "../helpers/compare.ts";
+import { centralDiff } from "../helpers/finite-diff.ts";
+import { randomF32 } from "../helpers/prng.ts";
+import { model64, params64, params64Along, type Params64, type SteOffsets } from "../helpers/ref64.ts";
 
 const base: TrainConfig = {
   vocabSize: 32, dim: 16, ffnDim: 24, nLayers: 2, nHeads: 4, nKvHeads: 2, seqLen: 6,
@@ -31,12 +34,6 @@ function makeParams(c: TrainConfig, seed: number): ParamSet {
   return p;
 }
 
-function toParams64(p: ParamSet): Params64 {
-  const m: Params64 = new Map();
-  for (const [name, view] of p.byName) m.set(name, Float64Array.from(view));
-  return m;
-}
-
 /** Loss and gradients from the trainer, with an arena larger than the batch (prefix use). */
 function trainerGrads(p: ParamSet): { loss: number; grads: ParamSet; logits: Float32Array } {
   const acts = createActivations(p.config, B + 1, T + 1);
@@ -49,7 +46,7 @@ function trainerGrads(p: ParamSet): { loss: number; grads: ParamSet; logits: Flo
 
 /** FD of the float64 model at up to `per` evenly spread elements of every tensor, against the trainer's grads. */
 function checkSampledGrads(p: ParamSet, grads: ParamSet, loss64: (P: Params64) => number, per: number, rtol: number): void {
-  const P = toParams64(p);
+  const P = params64(p);
   for (const spec of p.layout) {
     const t = P.get(spec.name) as Float64Array;
     const g = grads.byName.get(spec.name) as Float32Array;
@@ -70,15 +67,7 @@ function checkDirectional(p: ParamSet, grads: ParamSet, loss64: (P: Params64) =>
   let analytic = 0;
   for (let i = 0; i < dir.length; i++) analytic += dir[i] * grads.data[i];
   const h = 1e-5;
-  const at = (eps: number): number => {
-    const q = createParamSet(p.config, Float32Array.from(p.data));
-    const P = toParams64(q);
-    for (const s of p.layout) {
-      const t = P.get(s.name) as Float64Array;
-      for (let i = 0; i < s.size; i++) t[i] += eps * dir[s.offset + i];
-    }
-    return loss64(P);
-  };
+  const at = (eps: number): number => loss64(params64Along(p, dir, eps));
   const fd = (at(h) - at(-h)) / (2 * h);
   assert.ok(Math.abs(fd - analytic) <= 1e-4 * Math.abs(fd), `directional derivative: analytic ${analytic}, FD ${fd}`);
 }
@@ -88,7 +77,7 @@ for (const activation of ["silu", "relu2"] as const) {
     const c: TrainConfig = { ...base, activation };
     const p = makeParams(c, 40);
     const { loss, grads, logits } = trainerGrads(p);
-    const ref = model64(c, toParams64(p), inputs, targets, B, T);
+    const ref = model64(c, params64(p), inputs, targets, B, T);
     assert.ok(Math.abs(loss - ref.loss) <= 1e-5 * ref.loss, `loss ${loss} vs ${ref.loss}`);
     assertClose(logits, ref.logits, 1e-5, "logits");
     const loss64 = (P: Params64): number => model64(c, P, inputs, targets, B, T).loss;
@@ -103,11 +92,11 @@ for (const activation of ["silu", "relu2"] as const) {
     const c: TrainConfig = { ...base, activation, weights: "ternary" };
     const p = makeParams(c, 50);
     const { loss, grads, logits } = trainerGrads(p);
-    const ref = model64(c, toParams64(p), inputs, targets, B, T);
+    const ref = model64(c, params64(p), inputs, targets, B, T);
     assert.ok(Math.abs(loss - ref.loss) <= 1e-5 * ref.loss, `loss ${loss} vs ${ref.loss}`);
     assertClose(logits, ref.logits, 1e-5, "logits");
     const ste: SteOffsets = { record: true, offsets: new Map() };
-    const recorded = model64(c, toParams64(p), inputs, targets, B, T, ste);
+    const recorded = model64(c, params64(p), inputs, targets, B, T, ste);
     assert.equal(recorded.loss, ref.loss, "the surrogate equals the model at the recording point");
     ste.record = false;
     const loss64 = (P: Params64): number => model64(c, P, inputs, targets, B, T, ste).loss;
@@ -141,14 +130,14 @@ test("logitsAt and greedyTokens agree with the float64 model", () => {
     const acts = createActivations(c, 1, 8);
     const prompt = Int32Array.from([3, 14, 15]);
     const at = logitsAt(p, acts, prompt);
-    const ref = model64(c, toParams64(p), prompt, null, 1, prompt.length).logits;
+    const ref = model64(c, params64(p), prompt, null, 1, prompt.length).logits;
     assertClose(at, ref.subarray(2 * c.vocabSize), 1e-5, `${weights} logitsAt last`);
     assertClose(logitsAt(p, acts, prompt, 0), ref.subarray(0, c.vocabSize), 1e-5, `${weights} logitsAt 0`);
 
     const got = greedyTokens(p, acts, prompt, 5);
     const seq = Array.from(prompt);
     for (let i = 0; i < 5; i++) {
-      const l = model64(c, toParams64(p), seq, null, 1, seq.length).logits.subarray((seq.length - 1) * c.vocabSize);
+      const l = model64(c, params64(p), seq, null, 1, seq.length).logits.subarray((seq.length - 1) * c.vocabSize);
       let best = 0;
       for (let v = 1; v < l.length; v++) if (l[v] > l[best]) best = v;
       seq.push(best);

@@ -8,7 +8,7 @@ import { clipGradNorm, gradNorm } from "../../src/train/clip.ts";
 import { scheduleAt, type ScheduleConfig } from "../../src/train/schedule.ts";
 import { presets } from "../../src/train/config.ts";
 import { createParamSet, initParams } from "../../src/train/params.ts";
-import { randomF32 } from "./ref64.ts";
+import { randomF32 } from "../helpers/prng.ts";
 
 test("adamw: three steps equal torch's AdamW formula in float64; decay only on linear weights", () => {
   const c = { ...presets.tiny, vocabSize: 16, dim: 8, ffnDim: 12, nLayers: 1, nHeads: 2, nKvHeads: 1 };

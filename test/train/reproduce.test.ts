@@ -1,7 +1,7 @@
 // `bitnet reproduce`: --quick end to end in a temp dir (every output file; results.json holds every field with
 // values that agree with each other, with the run directories' own files and with what the paper's table
 // measures); a rerun reads the finished runs instead of training them; a changed config in the same --out
-// is refused. The measurements of reproduce-analysis.ts against independent float64 references (ref64.ts):
+// is refused. The measurements of reproduce-analysis.ts against independent float64 references (test/helpers/ref64.ts):
 // the {-1, 0, +1} shares, the exact zeros entering ffn_down, and the stage-switch step against schedule.ts.
 
 import { after, test } from "node:test";
@@ -17,7 +17,7 @@ import { downInputZeros, lossDropAround, stageSwitchStep, stageSwitchWindow, ter
 import { DEFAULT_REPRO_SETTINGS, REPRO_SIZES, reproParams, reproRunConfig, type ReproResults } from "../../src/train/reproduce.ts";
 import { scheduleAt } from "../../src/train/schedule.ts";
 import { scheduleOf } from "../../src/train/run-config.ts";
-import { absmax64, absmean64, attention64, bitlinear64, gatedAct64, linear64, rmsnorm64, rope64, type F64 } from "./ref64.ts";
+import { absmax64, absmean64, forward64, gatedAct64, params64, trainLinear64, trainWeights64, type F64, type Linear64 } from "../helpers/ref64.ts";
 import { assertOneLineError, runCli } from "../cli/run-cli.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "bitnet-reproduce-"));
@@ -188,36 +188,23 @@ test("ternaryFractions counts the codes of SPEC §1's absmean (float64 reference
   assert.ok(got.byTensor.ffn_up.zero > got.byTensor.ffn_gate.zero + 0.05, "the shrunk weights quantize to 0 more often");
 });
 
-/** The float64 forward up to each block's ffn_down input: act(gate) ⊙ up, and its int8 codes (ternary). */
+/** The inputs of every block's ffn_down in the float64 model: act(gate) ⊙ up, and its int8 codes after ffn_sub_norm. */
 function downInputs64(c: TrainConfig, p: ReturnType<typeof createParamSet>, ids: Int32Array, B: number, T: number): { m: F64[]; codes: F64[] } {
-  const N = B * T;
-  const D = c.dim;
-  const F = c.ffnDim;
-  const hd = D / c.nHeads;
-  const KV = c.nKvHeads * hd;
-  const W = (name: string): F64 => Float64Array.from(p.byName.get(name) as Float32Array);
-  const lin = (x: F64, name: string, I: number, O: number): F64 => (c.weights === "ternary" ? bitlinear64(x, W(name), N, I, O) : linear64(x, W(name), N, I, O));
-  const E = W("token_embd");
-  let x = new Float64Array(N * D);
-  for (let n = 0; n < N; n++) for (let i = 0; i < D; i++) x[n * D + i] = E[ids[n] * D + i];
   const ms: F64[] = [];
   const codes: F64[] = [];
-  for (let l = 0; l < c.nLayers; l++) {
-    const pre = `blk.${l}.`;
-    const n1 = rmsnorm64(x, W(pre + "attn_norm"), N, D, c.normEps);
-    const q = rope64(lin(n1, pre + "attn_q", D, D), B, T, c.nHeads, hd, c.ropeTheta);
-    const k = rope64(lin(n1, pre + "attn_k", D, KV), B, T, c.nKvHeads, hd, c.ropeTheta);
-    const a = attention64(q, k, lin(n1, pre + "attn_v", D, KV), B, T, c.nHeads, c.nKvHeads, hd);
-    const o = lin(rmsnorm64(a, W(pre + "attn_sub_norm"), N, D, c.normEps), pre + "attn_output", D, D);
-    const h = x.map((v, i) => v + o[i]);
-    const n2 = rmsnorm64(h, W(pre + "ffn_norm"), N, D, c.normEps);
-    const m = gatedAct64(lin(n2, pre + "ffn_gate", D, F), lin(n2, pre + "ffn_up", D, F), c.activation);
-    const nf = rmsnorm64(m, W(pre + "ffn_sub_norm"), N, F, c.normEps);
-    ms.push(m);
-    codes.push(absmax64(nf, N, F).q);
-    const d = lin(nf, pre + "ffn_down", F, D);
-    x = h.map((v, i) => v + d[i]);
-  }
+  const bitlinear = trainLinear64(c.weights);
+  const seen = new Map<string, F64>();
+  const lin: Linear64 = (x, W, name, N, I, O) => {
+    const layer = name.slice(0, name.lastIndexOf(".") + 1);
+    if (name.endsWith(".ffn_down")) {
+      ms.push(gatedAct64(seen.get(layer + "ffn_gate") as F64, seen.get(layer + "ffn_up") as F64, c.activation));
+      codes.push(absmax64(x, N, I).q);
+    }
+    const y = bitlinear(x, W, name, N, I, O);
+    seen.set(name, y);
+    return y;
+  };
+  forward64(trainWeights64(c, params64(p)), ids, B, T, lin);
   return { m: ms, codes };
 }
 

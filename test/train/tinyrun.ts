@@ -20,7 +20,7 @@ import { backward, forward } from "../../src/train/model.ts";
 import { adamwStep, createAdamW } from "../../src/train/adamw.ts";
 import { clipGradNorm } from "../../src/train/clip.ts";
 import { scheduleAt } from "../../src/train/schedule.ts";
-import { model64 } from "./ref64.ts";
+import { model64, params64 } from "../helpers/ref64.ts";
 
 export const CORPUS = "one two three four five six seven eight nine ten. ";
 
@@ -43,7 +43,10 @@ export interface RunResult {
   tokens: number;
 }
 
-export function tinyRun(c: TrainConfig, opts: { seed: number; steps: number; B: number; T: number; lr: number }): RunResult {
+/** Fills batch `step` of B windows of T inputs and their next-token targets. */
+export type BatchFill = (inp: Int32Array, tgt: Int32Array, step: number, B: number, T: number) => void;
+
+export function tinyRun(c: TrainConfig, opts: { seed: number; steps: number; B: number; T: number; lr: number }, fill: BatchFill = fillBatch): RunResult {
   const { seed, steps, B, T, lr } = opts;
   const p = createParamSet(c);
   initParams(p, seed);
@@ -55,7 +58,7 @@ export function tinyRun(c: TrainConfig, opts: { seed: number; steps: number; B: 
   const losses: number[] = [];
   const t0 = performance.now();
   for (let step = 0; step < steps; step++) {
-    fillBatch(inp, tgt, step, B, T);
+    fill(inp, tgt, step, B, T);
     losses.push(forward(p, acts, inp, tgt, B, T));
     zeroGrads(g);
     backward(p, g, acts, inp, tgt, B, T);
@@ -86,12 +89,10 @@ export function defineTrainingTests(weights: WeightMode): void {
     const c = { ...presets.tiny, weights };
     const p0 = createParamSet(c);
     initParams(p0, run.seed);
-    const P = new Map<string, Float64Array>();
-    for (const [name, view] of p0.byName) P.set(name, Float64Array.from(view));
     const inp = new Int32Array(run.B * run.T);
     const tgt = new Int32Array(run.B * run.T);
     fillBatch(inp, tgt, 0, run.B, run.T);
-    const ref = model64(c, P, inp, tgt, run.B, run.T).loss;
+    const ref = model64(c, params64(p0), inp, tgt, run.B, run.T).loss;
     assert.ok(Math.abs(first - ref) <= 1e-5 * ref, `first loss ${first} vs float64 model ${ref}`);
     assert.ok(Math.abs(first - Math.log(512)) < 0.2, `first loss ${first} is near ln(512)`);
     const tail = losses.slice(-5).reduce((a, b) => a + b, 0) / 5;

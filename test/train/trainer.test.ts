@@ -12,7 +12,7 @@ import { modelConfigOf, resolveRunConfig, runPresets, scheduleOf, type RunConfig
 import { scheduleAt } from "../../src/train/schedule.ts";
 import { Trainer, trainingEvents, type TrainData, type TrainEvent } from "../../src/train/trainer.ts";
 import { trainBpe } from "../../src/train/bpe-trainer.ts";
-import { model64 } from "./ref64.ts";
+import { model64, params64 } from "../helpers/ref64.ts";
 
 const TEXT = "In the beginning God created the heaven and the earth. And the earth was without form, and void; "
   + "and darkness was upon the face of the deep. And the Spirit of God moved upon the face of the waters. ";
@@ -38,14 +38,12 @@ test("the first loss equals the float64 reference model's on the first batch of 
   const first = t.trainStep().loss;
   const p = createParamSet(modelConfigOf(config));
   initParams(p, config.seed, config.initStd);
-  const P = new Map<string, Float64Array>();
-  for (const [name, view] of p.byName) P.set(name, Float64Array.from(view));
   const B = config.batchSize;
   const T = config.seqLen;
   const inp = new Int32Array(B * T);
   const tgt = new Int32Array(B * T);
   new Batcher(data.train, T, config.seed, START_CURSOR).next(inp, tgt, B);
-  const ref = model64(modelConfigOf(config), P, inp, tgt, B, T).loss;
+  const ref = model64(modelConfigOf(config), params64(p), inp, tgt, B, T).loss;
   assert.ok(Math.abs(first - ref) <= 1e-5 * ref, `trainer ${first} vs float64 ${ref}`);
 });
 

@@ -21,7 +21,9 @@ import { createParamSet, initParams, type ParamSet } from "../../src/train/param
 import { resolveRunConfig, runPresets } from "../../src/train/run-config.ts";
 import { Trainer, type TrainData } from "../../src/train/trainer.ts";
 import { createWasmGemm, gemmSelfTest, selectGemm, type WasmGemm } from "../../src/train/wasm-gemm.ts";
-import { assertClose, model64, randomF32, type Params64 } from "./ref64.ts";
+import { assertClose } from "../helpers/compare.ts";
+import { randomF32 } from "../helpers/prng.ts";
+import { model64, params64, params64Along } from "../helpers/ref64.ts";
 
 const builds = { shared: await createWasmGemm({ shared: true }), plain: await createWasmGemm({ shared: false, initialBytes: 64 << 20 }) };
 
@@ -215,9 +217,7 @@ for (const weights of ["fp", "ternary"] as const) {
     const js = lossAndGrads(c, jsGemm);
     for (const g of Object.values(builds)) {
       const w = lossAndGrads(c, g);
-      const P: Params64 = new Map();
-      for (const [name, view] of w.params.byName) P.set(name, Float64Array.from(view));
-      const ref = model64(c, P, inputs, targets, B, T).loss;
+      const ref = model64(c, params64(w.params), inputs, targets, B, T).loss;
       assert.ok(Math.abs(w.loss - ref) <= 1e-5 * ref, `${g.name}: loss ${w.loss} vs float64 ${ref}`);
       assertClose(w.grads.data, js.grads.data, 1e-4, `${g.name} ${weights} gradients vs js`);
     }
@@ -230,9 +230,7 @@ test("model (fp) on the wasm GEMM: directional derivative against finite differe
   let analytic = 0;
   for (let i = 0; i < dir.length; i++) analytic += dir[i] * w.grads.data[i];
   const lossAt = (eps: number): number => {
-    const P: Params64 = new Map();
-    for (const s of w.params.layout) P.set(s.name, Float64Array.from(w.params.data.subarray(s.offset, s.offset + s.size), (v, i) => v + eps * dir[s.offset + i]));
-    return model64(small, P, inputs, targets, B, T).loss;
+    return model64(small, params64Along(w.params, dir, eps), inputs, targets, B, T).loss;
   };
   const h = 1e-5;
   const fd = (lossAt(h) - lossAt(-h)) / (2 * h);
