@@ -12,7 +12,6 @@
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
-import { fileURLToPath } from "node:url";
 import {
   choiceItem, encodePair, multipleInputItem, pairRequest, pythonLength, scoreItem, scoreItems, taskMetrics, type EvalTokenizer, type McItem,
 } from "../../src/eval/lm-eval.ts";
