@@ -115,7 +115,8 @@ export function chat(model: BitNetModel, messages: ChatMessage[], opts: ChatOpti
   const tok = model.tokenizer;
   const bosToken = tok.bos !== undefined ? tok.tokenText(tok.bos) : undefined;
   const eosToken = tok.eos !== undefined ? tok.tokenText(tok.eos) : undefined;
-  const text = renderChat(messages, { template: opts.template ?? chooseChatTemplate(tok.chatTemplate), bosToken, eosToken, addGenerationPrompt: true });
+  const source = opts.template !== undefined ? "options.template" : `${model.fileName}: tokenizer.chat_template`;
+  const text = renderChat(messages, { template: opts.template ?? chooseChatTemplate(tok.chatTemplate), bosToken, eosToken, addGenerationPrompt: true, source });
   // Templates write BOS themselves when they want it; adding another would change the model's input.
   const addBos = bosToken !== undefined && text.startsWith(bosToken) ? false : opts.addBos;
   return generate(model, text, { ...opts, addBos, special: true }, onFinish);
