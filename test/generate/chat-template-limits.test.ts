@@ -53,7 +53,7 @@ describe("chat templates under limits", () => {
         },
       );
       const ms = performance.now() - t0;
-      assert.ok(ms < 4000, `took ${ms.toFixed(0)} ms`);
+      assert.ok(ms < 15_000, `took ${ms.toFixed(0)} ms`); // about 1 s on an idle machine for the slowest; generous for a shared one
     });
   }
 
