@@ -18,6 +18,7 @@ export interface ModelFlags {
   headType?: string;
   threads?: string;
   batch?: string;
+  allowExtraTensors?: boolean;
 }
 
 export function addModelFlags(cmd: Command): Command {
@@ -28,7 +29,8 @@ export function addModelFlags(cmd: Command): Command {
     .option("--act-quant <mode>", "activation quantization: token (BitNet) or block256 (llama.cpp's Q8_K)", "token")
     .option("--head-type <type>", "output head storage: keep (as the file has it) or q8_0 (int8, quantized at load: half the memory and bytes per token)", "keep")
     .option("-t, --threads <n>", "threads per matmul (WebAssembly kernels with shared memory; default: the number of cores)")
-    .option("-b, --batch <n>", "prompt tokens per forward pass", "256");
+    .option("-b, --batch <n>", "prompt tokens per forward pass", "256")
+    .option("--allow-extra-tensors", "load a file that holds tensors its architecture does not have, ignoring them (llama.cpp refuses such files)");
 }
 
 export function parseIntFlag(name: string, value: string | undefined, min = 0): number | undefined {
@@ -64,6 +66,7 @@ export async function openModel(flags: ModelFlags): Promise<BitNetModel> {
       kvCacheType: oneOf("kv-type", flags.kvType, ["f32", "f16"] as const),
       actQuant: oneOf("act-quant", flags.actQuant, ["token", "block256"] as const),
       headType: oneOf("head-type", flags.headType, HEAD_TYPES),
+      allowExtraTensors: flags.allowExtraTensors === true,
       onProgress: bar.update,
     });
   } finally {

@@ -40,6 +40,11 @@ export interface ModelOptions {
    * and bytes read per token, for a small loss of accuracy.
    */
   headType?: HeadType;
+  /**
+   * Load a file that holds tensors its architecture does not have (llama.cpp refuses it: "wrong number of
+   * tensors"), ignoring them. Default false. Layers beyond block_count are refused either way.
+   */
+  allowExtraTensors?: boolean;
   /** Kernel backend. Default: the fastest this runtime supports (WebAssembly relaxed SIMD → SIMD128 → the TypeScript reference). */
   kernels?: Kernels;
   onProgress?: (event: LoadProgressEvent) => void;
@@ -108,7 +113,7 @@ export class BitNetModel {
           );
         }
       }
-      const weights = await loadWeights(file, config, name, (p) => opts.onProgress?.({ file: name, ...p }), kernels.allocWeights?.bind(kernels), opts.headType);
+      const weights = await loadWeights(file, config, name, (p) => opts.onProgress?.({ file: name, ...p }), kernels.allocWeights?.bind(kernels), opts.headType, opts.allowExtraTensors);
       opts.onProgress?.({ phase: "ready", file: name, totalBytes });
       const model = new BitNetModel(file, name, config, weights, tokenizer, { ...opts, kernels });
       model.ownsKernels = opts.kernels === undefined;
