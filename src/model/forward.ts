@@ -4,9 +4,14 @@
  * Kernel code lives in src/kernels; this file only says which op follows which, and every op is a call
  * on the kernel backend (`this.kernels`), so a fast backend runs the whole layer.
  *
+ * Weights that are finite can still overflow float32 on the way (a file of huge but finite numbers): the
+ * pass then stops with an InvalidFileError that names the file and the tensor where the values stopped
+ * being finite, instead of an anonymous kernel error or, on the float path, NaN logits.
+ *
  * Shape legend: T = tokens in this batch (≤ maxBatch), D = dim, F = ffnDim, KV = nKvHeads·headDim,
  * V = vocab, H = nHeads, hd = headDim.
  */
+import { InvalidFileError } from "../errors.ts";
 import { activationPieces, allocActivations } from "../kernels/activations.ts";
 import { floatRow } from "../kernels/float-ref.ts";
 import { ropeTable, type RopeTable } from "../kernels/ops.ts";
@@ -111,6 +116,8 @@ export class RunState {
 export class ForwardPass {
   readonly cfg: ModelConfig;
   readonly w: ModelWeights;
+  /** The tensor the pass is computing (or feeding), for errors. */
+  private at = "";
   readonly kernels: Kernels;
   readonly s: RunState;
   readonly actQuant: ActQuantMode;
@@ -129,8 +136,11 @@ export class ForwardPass {
    * Returns whether `acts` now holds x's quantized copy.
    */
   private matmul(out: Float32Array, x: Float32Array, T: number, w: WeightMatrix, acts: QuantizedActivations, quantized: boolean): boolean {
+    this.at = w.name;
     if (w.kind === "float") {
       this.kernels.floatMatmul(w, x, T, out);
+      // The float path has no quantizer to trip over an overflow; T·N checks against T·N·K multiply-adds.
+      this.checkFinite(out, T * w.rows, w.name);
       return quantized;
     }
     if (!quantized) this.kernels.quantizeActivations(x, T, w.cols, this.actQuant, acts);
@@ -143,6 +153,7 @@ export class ForwardPass {
    * quantized into `acts` in the same pass. Returns whether it was.
    */
   private rmsnorm(out: Float32Array, x: Float32Array, weight: Float32Array, T: number, n: number, acts: QuantizedActivations, next: WeightMatrix): boolean {
+    this.at = next.name;
     if (next.kind === "float") {
       this.kernels.rmsnorm(out, x, weight, T, n, this.cfg.normEps);
       return false;
@@ -156,6 +167,25 @@ export class ForwardPass {
    * token when `allLogits` (perplexity). Returns the logits buffer: row t at [t·V, (t+1)·V).
    */
   forward(tokens: ArrayLike<number>, pos0: number, allLogits = false): Float32Array {
+    try {
+      return this.run(tokens, pos0, allLogits);
+    } catch (e) {
+      // The int8 path refuses non-finite activations; say which file and which tensor they were headed for.
+      if (e instanceof Error && !(e instanceof InvalidFileError) && /non-finite/.test(e.message)) {
+        throw new InvalidFileError(`${this.w.file}: tensor '${this.at}': its input is not finite (${e.message}): the weights before it overflow float32`, { cause: e });
+      }
+      throw e;
+    }
+  }
+
+  /** Throws when the first `n` values of `x` are not all finite, blaming the tensor that produced them. */
+  private checkFinite(x: Float32Array, n: number, producer: string): void {
+    for (let i = 0; i < n; i++) {
+      if (!Number.isFinite(x[i])) throw new InvalidFileError(`${this.w.file}: tensor '${producer}' produces a non-finite value (${x[i]}): the weights overflow float32`);
+    }
+  }
+
+  private run(tokens: ArrayLike<number>, pos0: number, allLogits: boolean): Float32Array {
     const { cfg, w, s } = this;
     const T = tokens.length;
     const D = cfg.dim;
@@ -187,6 +217,8 @@ export class ForwardPass {
       q8 = L.ffn_sub_norm ? this.rmsnorm(s.gate, s.gate, L.ffn_sub_norm, T, F, s.actsF, L.ffn_down) : false;
       this.matmul(s.proj, s.gate, T, L.ffn_down, s.actsF, q8);
       k.addInPlace(s.x, s.proj, T * D);
+      // One pass over the residual per layer (1/D of the layer's matmul work) keeps the float path honest.
+      this.checkFinite(s.x, T * D, L.ffn_down.name);
     }
     s.cache.length = pos0 + T;
 
@@ -197,6 +229,7 @@ export class ForwardPass {
     const q8 = this.rmsnorm(h, h, w.output_norm, rows, D, s.actsD, w.output);
     const out = s.logits.subarray(0, rows * cfg.vocabSize);
     this.matmul(out, h, rows, w.output, s.actsD, q8);
+    this.checkFinite(out, out.length, w.output.name);
     return out;
   }
 }

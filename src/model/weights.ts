@@ -38,6 +38,8 @@ export interface LayerWeights {
 }
 
 export interface ModelWeights {
+  /** The file they came from, for errors found while running them. */
+  file: string;
   token_embd: FloatMatrix; // [V, D]
   output_norm: Float32Array; // [D]
   output: WeightMatrix; // [V, D], the same object as token_embd when tied
@@ -406,5 +408,5 @@ export async function loadWeights(
   }
   const output_norm = await w.vector("output_norm.weight", D);
   const output = tied ? token_embd : quantizeHead ? await w.q8Matrix("output", cfg.vocabSize, D) : await w.matrix("output", cfg.vocabSize, D);
-  return { token_embd, output_norm, output, tied, layers };
+  return { file: fileName, token_embd, output_norm, output, tied, layers };
 }

@@ -65,3 +65,32 @@ describe("non-finite weights are refused at load, naming file and tensor", () =>
     await model.dispose();
   });
 });
+
+describe("finite weights that overflow float32 while running name the file and the tensor", () => {
+  /** Every f32 value of `tensor` set to `value`. */
+  const flooded = (spec: SyntheticSpec, tensor: string, value: number) =>
+    modelBytes(spec, {
+      data: (name, data) => (name === tensor ? new Uint8Array(new Float32Array(data.length / 4).fill(value).buffer) : data),
+    });
+
+  async function refusedWhileRunning(file: Uint8Array, re: RegExp): Promise<void> {
+    const model = await loadBytes(file, NAME);
+    try {
+      assert.throws(
+        () => model.logits([1, 2, 3]),
+        (e: unknown) => e instanceof InvalidFileError && e.message.startsWith(`${NAME}: tensor '`) && re.test(e.message) && !e.message.includes("\n"),
+      );
+    } finally {
+      await model.dispose();
+    }
+  }
+
+  it("float weights: an overflow is an error, not NaN logits", async () => {
+    const f32: SyntheticSpec = { ...TINY_SPEC, linearType: "f32", embeddingType: "f32" };
+    await refusedWhileRunning(await flooded(f32, "blk.0.ffn_up.weight", 3e38), /^poisoned\.gguf: tensor 'blk\.0\.ffn_up\.weight' produces a non-finite value/);
+  });
+
+  it("ternary weights: the quantizer's complaint names the file and the tensor", async () => {
+    await refusedWhileRunning(await flooded(TINY_SPEC, "blk.0.ffn_norm.weight", 3e38), /^poisoned\.gguf: tensor 'blk\.0\.[a-z_]+\.weight'.*not finite/);
+  });
+});
