@@ -4,6 +4,7 @@
  * (`<file>: metadata key '<key>' is missing` / `... is a string, expected a number`).
  * They check kinds, not meaning: ranges and relations between keys are the config's job.
  */
+import { printable } from "../describe.ts";
 import type { GGUFValue } from "./value-types.ts";
 
 /** The part of a parsed GGUF file the getters need (so tests can pass a plain object). */
@@ -17,7 +18,7 @@ function lookup(file: GGUFMetadataHolder, key: string): GGUFValue | undefined {
 }
 
 function missing(file: GGUFMetadataHolder, key: string): Error {
-  return new Error(`${file.source.name}: metadata key '${key}' is missing`);
+  return new Error(`${file.source.name}: metadata key '${printable(key)}' is missing`);
 }
 
 function kindOf(v: GGUFValue): string {
@@ -27,7 +28,7 @@ function kindOf(v: GGUFValue): string {
 }
 
 function wrong(file: GGUFMetadataHolder, key: string, v: GGUFValue, expected: string): Error {
-  return new Error(`${file.source.name}: metadata key '${key}' is ${kindOf(v)}, expected ${expected}`);
+  return new Error(`${file.source.name}: metadata key '${printable(key)}' is ${kindOf(v)}, expected ${expected}`);
 }
 
 export function getNumber(file: GGUFMetadataHolder, key: string, fallback?: number): number {
@@ -43,7 +44,7 @@ export function getNumber(file: GGUFMetadataHolder, key: string, fallback?: numb
 /** A number that must be an integer (counts, ids, lengths). */
 export function getInteger(file: GGUFMetadataHolder, key: string, fallback?: number): number {
   const v = getNumber(file, key, fallback);
-  if (!Number.isInteger(v)) throw new Error(`${file.source.name}: metadata key '${key}' is ${v}, expected an integer`);
+  if (!Number.isInteger(v)) throw new Error(`${file.source.name}: metadata key '${printable(key)}' is ${v}, expected an integer`);
   return v;
 }
 
@@ -80,7 +81,7 @@ export function getArray(file: GGUFMetadataHolder, key: string, fallback?: GGUFV
 export function getNumberArray(file: GGUFMetadataHolder, key: string, fallback?: number[]): number[] {
   const a = getArray(file, key, fallback);
   a.forEach((x, i) => {
-    if (typeof x !== "number") throw new Error(`${file.source.name}: metadata key '${key}'[${i}] is ${kindOf(x)}, expected a number`);
+    if (typeof x !== "number") throw new Error(`${file.source.name}: metadata key '${printable(key)}'[${i}] is ${kindOf(x)}, expected a number`);
   });
   return a as number[];
 }
@@ -88,7 +89,7 @@ export function getNumberArray(file: GGUFMetadataHolder, key: string, fallback?:
 export function getStringArray(file: GGUFMetadataHolder, key: string, fallback?: string[]): string[] {
   const a = getArray(file, key, fallback);
   a.forEach((x, i) => {
-    if (typeof x !== "string") throw new Error(`${file.source.name}: metadata key '${key}'[${i}] is ${kindOf(x)}, expected a string`);
+    if (typeof x !== "string") throw new Error(`${file.source.name}: metadata key '${printable(key)}'[${i}] is ${kindOf(x)}, expected a string`);
   });
   return a as string[];
 }
