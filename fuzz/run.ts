@@ -2,9 +2,12 @@
  * `npm run fuzz -- --cases N --seed S [--out DIR] [--jobs J] [--time-limit-ms T] [--memory-limit-mb M] [--no-shrink]`:
  * runs the fuzzing harness (harness.ts) and prints the counts and each distinct failure with its shrunk
  * reproducer (written to DIR, default runs/fuzz). Exits 1 when anything crashed, hung or blew up.
+ * `npm run fuzz -- --replay FILE` runs one file (a reproducer) as a case, in this process, and prints the result.
  */
+import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { runFuzz } from "./harness.ts";
+import { runCase } from "./target.ts";
 
 const { values } = parseArgs({
   options: {
@@ -15,8 +18,16 @@ const { values } = parseArgs({
     "time-limit-ms": { type: "string", default: "10000" },
     "memory-limit-mb": { type: "string", default: "1024" },
     "no-shrink": { type: "boolean", default: false },
+    replay: { type: "string" },
   },
 });
+
+if (values.replay !== undefined) {
+  const file = values.replay;
+  const result = await runCase({ kind: file.endsWith(".gguf") ? "gguf" : "safetensors", checkpoint: file.includes(".ckpt"), bytes: new Uint8Array(readFileSync(file)) });
+  process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+  process.exit(result.outcome === "crash" ? 1 : 0);
+}
 
 function int(name: string, text: string, min: number): number {
   const n = Number(text);
