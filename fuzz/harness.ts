@@ -310,7 +310,7 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
     log(`${failure.verdict}: case ${failure.caseIndex} (${failure.seedFile}, ${failure.mutations.join("+")}), ${failure.bytes} -> ${failure.shrunkBytes} bytes: ${sig}`);
     if (options.outDir) {
       const slug = sig.replace(/[^A-Za-z0-9]+/g, "-").slice(0, 60).replace(/-+$/, "");
-      const path = join(options.outDir, `case-${failure.caseIndex}-${slug}.${made.seed.kind}`);
+      const path = join(options.outDir, `case-${failure.caseIndex}-${slug}.${made.seed.checkpoint ? "ckpt." : ""}${made.seed.kind}`);
       writeFileSync(path, bytes);
       writeFileSync(`${path}.txt`, `${JSON.stringify({ ...failure, reproducer: path, seed: options.seed }, null, 2)}\n`);
       failure.reproducer = path;
