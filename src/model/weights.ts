@@ -12,7 +12,7 @@
  */
 import { InvalidArgumentError, InvalidFileError, UnsupportedModelError } from "../errors.ts";
 import { printable } from "../formats/describe.ts";
-import { BLOCK_TENSORS, blockTensorName, LINEAR_BLOCK_TENSORS, type BlockTensor } from "../formats/gguf/names.ts";
+import { BLOCK_TENSORS, blockTensorName, LINEAR_BLOCK_TENSORS, parseTensorName, type BlockTensor, type ParsedTensorName } from "../formats/gguf/names.ts";
 import type { GGUFFile, GGUFTensorInfo } from "../formats/gguf/reader.ts";
 import { elementCount, GGMLType, typeName } from "../formats/gguf/types.ts";
 import { codecFor } from "../quant/codecs/index.ts";
@@ -127,20 +127,21 @@ export function checkTensors(file: GGUFFile, cfg: ModelConfig, fileName: string,
     const u = arch.unsupported.find((x) => x.pattern.test(t.name));
     if (u) throw new UnsupportedModelError(`${fileName}: tensor '${printable(t.name)}': bitnet-ts does not run ${cfg.architecture} models with ${u.what}`);
   }
-  const required = new Set(["token_embd.weight", "output_norm.weight"]);
-  const optional = new Set(arch.untiedOutput ? ["output.weight"] : []);
+  // Required tensors, looked up one by one: a block_count far beyond the file stops at the first missing layer.
+  for (const name of ["token_embd.weight", "output_norm.weight"]) if (!file.tensor(name)) throw new InvalidFileError(`${fileName}: tensor '${name}' is missing`);
+  const blockTensors = BLOCK_TENSORS.filter((base) => arch.subNorms || !SUB_NORMS.includes(base));
   for (let l = 0; l < cfg.nLayers; l++) {
-    for (const base of BLOCK_TENSORS) {
-      if (SUB_NORMS.includes(base) && !arch.subNorms) continue;
-      required.add(blockTensorName(l, base));
-      if (arch.scales && LINEAR_BLOCK_TENSORS.includes(base)) optional.add(blockTensorName(l, base, "scale"));
+    for (const base of blockTensors) {
+      const name = blockTensorName(l, base);
+      if (!file.tensor(name)) throw new InvalidFileError(`${fileName}: tensor '${name}' is missing`);
     }
   }
-  for (const name of required) if (!file.tensor(name)) throw new InvalidFileError(`${fileName}: tensor '${name}' is missing`);
+  // Every tensor of the file must be one of those, or an optional one.
   for (const t of file.tensors) {
-    if (required.has(t.name) || optional.has(t.name)) continue;
-    const layer = /^blk\.(\d+)\./.exec(t.name);
+    const p = parseTensorName(t.name);
+    if (p && belongs(p, arch, cfg.nLayers)) continue;
     // A layer past block_count means the count is wrong, whatever the caller allows: running fewer layers is silently wrong.
+    const layer = /^blk\.(\d+)\./.exec(t.name);
     if (layer && Number(layer[1]) >= cfg.nLayers) {
       throw new InvalidFileError(`${fileName}: tensor '${printable(t.name)}' belongs to layer ${Number(layer[1])}, but ${cfg.architecture}.block_count is ${cfg.nLayers}`);
     }
@@ -149,6 +150,18 @@ export function checkTensors(file: GGUFFile, cfg: ModelConfig, fileName: string,
       `${fileName}: tensor '${printable(t.name)}' is not part of a ${cfg.architecture} model (llama.cpp refuses such a file: "wrong number of tensors"); allowExtraTensors (--allow-extra-tensors) ignores it`,
     );
   }
+}
+
+/** Whether a tensor named as `p` is one an `arch` model of `nLayers` layers has (required or optional). */
+function belongs(p: ParsedTensorName, arch: ArchTensors, nLayers: number): boolean {
+  if (p.layer === undefined) {
+    if (p.suffix !== "weight") return false;
+    return p.base === "output" ? arch.untiedOutput : true;
+  }
+  if (p.layer >= nLayers) return false;
+  const base = p.base as BlockTensor;
+  if (SUB_NORMS.includes(base) && !arch.subNorms) return false;
+  return p.suffix === "weight" || (arch.scales && LINEAR_BLOCK_TENSORS.includes(base));
 }
 
 /** The index of the first NaN or infinity in float data of `format` (f32, f16, bf16 bits), or -1. */

@@ -49,6 +49,13 @@ describe("a model must be complete", () => {
     await refused(bytes, InvalidFileError, /tensor 'blk\.1\.[a-z_]+\.weight' belongs to layer 1, but bitnet\.block_count is 1/);
   });
 
+  it("a block_count far beyond the tensors is refused at once (found by the fuzzer: it took seconds and a gigabyte)", async () => {
+    const bytes = await modelBytes(TINY_SPEC, { metadata: setMeta(archKey("bitnet", "blockCount"), 783_329, { type: { type: GGUFValueType.UINT32 } }) });
+    const t0 = performance.now();
+    await refused(bytes, InvalidFileError, /tensor 'blk\.2\.attn_norm\.weight' is missing/);
+    assert.ok(performance.now() - t0 < 1000, `took ${(performance.now() - t0).toFixed(0)} ms`);
+  });
+
   it("a sub-norm whose name differs by one byte is refused, not dropped", async () => {
     const bytes = await modelBytes(TINY_SPEC, {
       tensors: (ts) => ts.map((spec, from) => ({ spec: spec.name === "blk.1.ffn_sub_norm.weight" ? { ...spec, name: "blk.1.ffn_sub_norn.weight" } : spec, from })),
