@@ -2,6 +2,10 @@
  * `bitnet convert IN OUT --type T`: rewrites a GGUF model with its linear matrices in another ternary
  * (tq2_0, tq1_0, i2_s) or float (f16, f32) type, streaming tensor by tensor through an atomic file sink:
  * OUT appears complete or not at all, also when interrupted. The conversion rules live in src/convert.
+ *
+ * SIGINT/SIGTERM stop the conversion first (its next write fails quietly), then the temporary file is
+ * deleted and the process exits with the conventional 130/143 and nothing on stderr. Aborting the sink
+ * while a write was still under way used to print a spurious "write after aborted".
  */
 import type { Command } from "commander";
 import { existsSync, statSync } from "node:fs";
@@ -13,6 +17,7 @@ import { openHFDir } from "../node/hf-dir.ts";
 import { isHubName } from "../node/hub/resolve.ts";
 import { pullWithProgress } from "./pull.ts";
 import { typeName } from "../formats/gguf/types.ts";
+import type { ByteSink } from "../formats/sink.ts";
 import { atomicFileSink, type AtomicFileSink } from "../node/atomic-file-sink.ts";
 import { openFileSource } from "../node/file-source.ts";
 import { byteProgressBar } from "./progress.ts";
@@ -43,24 +48,41 @@ export function registerConvert(program: Command): void {
       const bar = byteProgressBar("converting");
       let sink: AtomicFileSink | undefined;
       let opened: GGUFFile | undefined;
-      // An interrupted conversion deletes its temporary file before exiting; OUT is never touched.
-      const onSignal = (signal: NodeJS.Signals): void => {
+      let signal: NodeJS.Signals | undefined;
+      let exiting: Promise<never> | undefined;
+      // Deletes the temporary file (OUT is never touched) and exits; once, whoever gets here first.
+      const exitInterrupted = (): Promise<never> =>
+        (exiting ??= (async () => {
+          bar.stop();
+          await sink?.abort().catch(() => undefined);
+          await (opened?.source ?? source)?.close().catch(() => undefined);
+          process.exit(signal === "SIGINT" ? 130 : 143);
+        })());
+      const onSignal = (received: NodeJS.Signals): void => {
+        signal ??= received;
         bar.stop();
-        void (sink?.abort() ?? Promise.resolve()).finally(() => process.exit(signal === "SIGINT" ? 130 : 143));
+        if (!sink) void exitInterrupted(); // nothing written yet
+        // Otherwise the conversion stops at its next write; a conversion stuck elsewhere is cut short.
+        else setTimeout(() => void exitInterrupted(), 10_000).unref();
       };
-      process.once("SIGINT", onSignal);
-      process.once("SIGTERM", onSignal);
+      process.on("SIGINT", onSignal);
+      process.on("SIGTERM", onSignal);
       let result: ConvertResult;
       try {
         const file = source ? await readGGUF(source) : await openHFDir(input);
         opened = file;
+        if (signal) return await exitInterrupted();
         sink = await atomicFileSink(output);
-        result = await convertGGUF(file, sink, {
+        result = await convertGGUF(file, stopOnSignal(sink, () => signal !== undefined), {
           type: flags.type,
           embeddingType: flags.embeddingType,
           requantize: flags.requantize ?? false,
           onProgress: (p) => bar.update(p.bytesWritten, p.totalBytes, p.name),
         });
+        if (signal) return await exitInterrupted();
+      } catch (err) {
+        if (signal) return await exitInterrupted();
+        throw err;
       } finally {
         bar.stop();
         process.off("SIGINT", onSignal);
@@ -70,6 +92,15 @@ export function registerConvert(program: Command): void {
       for (const w of conversionWarnings(result)) process.stderr.write(`bitnet: warning: ${w}\n`);
       process.stdout.write(`${output}: ${result.fileSize} bytes; ${summary(result)}\n`);
     });
+}
+
+/** `sink`, except that once `stopped()` it refuses further writes, so the writer stops and aborts it itself. */
+function stopOnSignal(sink: ByteSink, stopped: () => boolean): ByteSink {
+  return {
+    write: (chunk) => (stopped() ? Promise.reject(new Error("conversion interrupted")) : sink.write(chunk)),
+    commit: () => (stopped() ? Promise.reject(new Error("conversion interrupted")) : sink.commit()),
+    abort: () => sink.abort(),
+  };
 }
 
 function checkPaths(input: string, output: string): void {

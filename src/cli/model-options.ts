@@ -21,6 +21,7 @@ export interface ModelFlags {
   headType?: string;
   threads?: string;
   batch?: string;
+  allowExtraTensors?: boolean;
 }
 
 export function addModelFlags(cmd: Command): Command {
@@ -31,7 +32,8 @@ export function addModelFlags(cmd: Command): Command {
     .option("--act-quant <mode>", "activation quantization: token (BitNet) or block256 (llama.cpp's Q8_K)", "token")
     .option("--head-type <type>", "output head storage: keep (as the file has it) or q8_0 (int8, quantized at load: half the memory and bytes per token)", "keep")
     .option("-t, --threads <n>", "threads per matmul (WebAssembly kernels with shared memory; default: the number of cores)")
-    .option("-b, --batch <n>", "prompt tokens per forward pass", "256");
+    .option("-b, --batch <n>", "prompt tokens per forward pass", "256")
+    .option("--allow-extra-tensors", "load a file that holds tensors its architecture does not have, ignoring them (llama.cpp refuses such files)");
 }
 
 export function parseIntFlag(name: string, value: string | undefined, min = 0): number | undefined {
@@ -73,6 +75,7 @@ export async function openModel(flags: ModelFlags, extra: { parallel?: number } 
       actQuant: oneOf("act-quant", flags.actQuant, ["token", "block256"] as const),
       headType: oneOf("head-type", flags.headType, HEAD_TYPES),
       parallel: extra.parallel,
+      allowExtraTensors: flags.allowExtraTensors === true,
       onProgress: bar.update,
     });
   } finally {

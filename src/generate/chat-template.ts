@@ -13,10 +13,18 @@
  * builds and what the model repo's tokenizer_config.json template renders. It is not the
  * "Human: … BITNETAssistant:" template that bitnet.cpp's converter writes into its GGUFs.
  *
+ * A template from a file is untrusted code: it is rendered under limits (bounded-jinja.ts) on steps,
+ * nesting, time and the size of what it builds, scaled to the conversation, and every failure (a syntax
+ * error, an undefined method, a limit) is one ChatTemplateError line naming where the template came from
+ * (`source`, e.g. "model.gguf: tokenizer.chat_template").
+ *
  * This module produces text only. Tokenize it with special tokens recognized, and let
  * `splitLeadingBos` decide who supplies the BOS id so it is never there twice.
  */
 import { Template } from "@huggingface/jinja";
+import { ChatTemplateError } from "../errors.ts";
+import { printable } from "../formats/describe.ts";
+import { renderBounded, TemplateLimitError, type TemplateLimits } from "./bounded-jinja.ts";
 
 export type ChatRole = "system" | "user" | "assistant";
 
@@ -34,6 +42,27 @@ export interface RenderChatOptions {
   eosToken?: string;
   /** Append the assistant header so the model answers next. Default true. */
   addGenerationPrompt?: boolean;
+  /** Where the template comes from, for errors: e.g. "model.gguf: tokenizer.chat_template". Default "chat template". */
+  source?: string;
+  /** Overrides of the rendering limits (default: `defaultTemplateLimits` of the conversation). */
+  limits?: Partial<TemplateLimits>;
+}
+
+/**
+ * Limits that no real chat template comes near, scaled to the conversation: a template may print each
+ * message a few times over, and loop, nest and take time far beyond what formatting a conversation needs.
+ */
+export function defaultTemplateLimits(messages: readonly ChatMessage[], extraChars = 0): TemplateLimits {
+  const inputChars = messages.reduce((n, m) => n + m.content.length, extraChars);
+  const maxChars = 2 ** 20 + 4 * inputChars;
+  return {
+    maxSteps: 1_000_000 + 1_000 * messages.length,
+    maxDepth: 400,
+    maxChars,
+    maxTotalChars: 32 * maxChars,
+    maxItems: 65_536 + messages.length,
+    maxMillis: 5_000,
+  };
 }
 
 /** 2B4T's special-token texts (LLaMA-3 vocabulary: ids 128000 and 128009). */
@@ -68,17 +97,22 @@ export function renderBitnet2B4T(messages: readonly ChatMessage[], bosToken = BI
 let cachedSource: string | undefined;
 let cachedTemplate: Template | undefined;
 
-function compile(source: string): Template {
-  if (source === cachedSource && cachedTemplate) return cachedTemplate;
+function compile(text: string, source: string): Template {
+  if (text === cachedSource && cachedTemplate) return cachedTemplate;
   let template: Template;
   try {
-    template = new Template(source);
+    template = new Template(text);
   } catch (error) {
-    throw new Error(`chat template: cannot parse it: ${(error as Error).message}`);
+    throw new ChatTemplateError(`${source}: cannot parse it: ${reason(error)}`);
   }
-  cachedSource = source;
+  cachedSource = text;
   cachedTemplate = template;
   return template;
+}
+
+/** The library's (or the template's own raise_exception) message, as one short line. */
+function reason(error: unknown): string {
+  return printable(error instanceof Error ? error.message : String(error), 200);
 }
 
 export function renderChat(messages: readonly ChatMessage[], options: RenderChatOptions = {}): string {
@@ -87,19 +121,20 @@ export function renderChat(messages: readonly ChatMessage[], options: RenderChat
     return renderBitnet2B4T(messages, options.bosToken ?? BITNET_2B4T_BOS, addGenerationPrompt);
   }
   checkMessages(messages);
+  const source = options.source ?? "chat template";
   if (typeof options.template !== "string" || options.template.trim() === "") {
-    throw new Error("chat template: the template is empty");
+    throw new ChatTemplateError(`${source}: the template is empty`);
   }
-  const template = compile(options.template);
+  const template = compile(options.template, source);
+  const bos = options.bosToken ?? "";
+  const eos = options.eosToken ?? "";
+  const limits = { ...defaultTemplateLimits(messages, bos.length + eos.length), ...options.limits };
   try {
-    return template.render({
-      messages: messages.map(({ role, content }) => ({ role, content })),
-      bos_token: options.bosToken ?? "",
-      eos_token: options.eosToken ?? "",
-      add_generation_prompt: addGenerationPrompt,
-    });
+    const items = { messages: messages.map(({ role, content }) => ({ role, content })), bos_token: bos, eos_token: eos, add_generation_prompt: addGenerationPrompt };
+    return renderBounded(template.parsed, items, limits);
   } catch (error) {
-    throw new Error(`chat template: rendering failed: ${(error as Error).message}`);
+    if (error instanceof TemplateLimitError) throw new ChatTemplateError(`${source}: rendering stopped: ${error.message}`);
+    throw new ChatTemplateError(`${source}: rendering failed: ${reason(error)}`);
   }
 }
 

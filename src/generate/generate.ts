@@ -216,12 +216,13 @@ export interface ChatOptions extends GenerateOptions {
 }
 
 /** The prompt text `messages` become under the model's chat template (what `chat` generates from). */
-export function chatPrompt(host: Pick<GenerationHost, "tokenizer">, messages: ChatMessage[], template?: string): { text: string; addBos: boolean | undefined } {
+export function chatPrompt(host: Pick<GenerationHost, "tokenizer" | "fileName">, messages: ChatMessage[], template?: string): { text: string; addBos: boolean | undefined } {
   if (!Array.isArray(messages)) throw InvalidArgumentError.forParam("messages", `must be an array of { role, content }, got ${describe(messages)}`);
   const tok = host.tokenizer;
   const bosToken = tok.bos !== undefined ? tok.tokenText(tok.bos) : undefined;
   const eosToken = tok.eos !== undefined ? tok.tokenText(tok.eos) : undefined;
-  const text = renderChat(messages, { template: template ?? chooseChatTemplate(tok.chatTemplate), bosToken, eosToken, addGenerationPrompt: true });
+  const source = template !== undefined ? "options.template" : `${host.fileName}: tokenizer.chat_template`;
+  const text = renderChat(messages, { template: template ?? chooseChatTemplate(tok.chatTemplate), bosToken, eosToken, addGenerationPrompt: true, source });
   // Templates write BOS themselves when they want it; adding another would change the model's input.
   return { text, addBos: bosToken !== undefined && text.startsWith(bosToken) ? false : undefined };
 }

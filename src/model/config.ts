@@ -3,9 +3,17 @@
  * One reader serves every architecture we run: llama.cpp's `bitnet`, bitnet.cpp's `bitnet-b1.58`
  * (BitNet b1.58 2B4T), and plain `llama` for an FP baseline of the same shape.
  * It decides the small switches of the forward pass (activation, RoPE pairing); it reads no tensors.
+ *
+ * Which keys are required follows llama.cpp's loader (src/llama-model.cpp `load_hparams` and the arch's
+ * `load_arch_hparams`, in the release we compare against): the context length, embedding length, block
+ * count and RMS epsilon must be present ("key not found"); feed_forward_length and head_count are optional
+ * there but default to 0, which no tensor shape survives, so they are required here; head_count_kv
+ * defaults to head_count, rope.dimension_count to the head size, rope.freq_base to 10000, vocab_size to the
+ * tokenizer's. Keys that would change the arithmetic in ways this engine does not implement (a head size
+ * other than embedding/heads, RoPE scaling) are refused rather than ignored.
  */
-
 import { InvalidFileError, UnsupportedModelError } from "../errors.ts";
+import { describeValue, printable } from "../formats/describe.ts";
 import type { GateActivation, RopePairing } from "../kernels/types.ts";
 
 export interface ModelConfig {
@@ -66,7 +74,7 @@ function num(meta: Meta, key: string, file: string, fallback?: number): number {
     throw new InvalidFileError(`${file}: metadata key '${key}' is missing`);
   }
   const n = typeof v === "bigint" ? Number(v) : v;
-  if (typeof n !== "number" || !Number.isFinite(n)) throw new InvalidFileError(`${file}: metadata key '${key}' should be a number, got ${JSON.stringify(String(v))}`);
+  if (typeof n !== "number" || !Number.isFinite(n)) throw new InvalidFileError(`${file}: metadata key '${key}' should be a number, got ${describeValue(v)}`);
   return n;
 }
 
@@ -76,11 +84,19 @@ function positiveInt(meta: Meta, key: string, file: string, fallback?: number): 
   return n;
 }
 
+/** A key this engine ignores in its arithmetic, accepted only with a value that changes nothing. */
+function onlyNeutral(meta: Meta, key: string, file: string, neutral: readonly unknown[], why: string): void {
+  const v = meta[key];
+  const n = typeof v === "bigint" ? Number(v) : v;
+  if (v !== undefined && !neutral.includes(n)) throw new UnsupportedModelError(`${file}: metadata key '${key}' is ${describeValue(v)}; bitnet-ts supports ${why}`);
+}
+
 export function configFromMetadata(meta: Meta, file = "model"): ModelConfig {
   const arch = meta["general.architecture"];
-  if (typeof arch !== "string") throw new InvalidFileError(`${file}: metadata key 'general.architecture' is missing`);
-  if (!(arch in ROPE_STYLE)) {
-    throw new UnsupportedModelError(`${file}: architecture '${arch}' is not supported (supported: ${SUPPORTED_ARCHITECTURES.join(", ")})`);
+  if (arch === undefined) throw new InvalidFileError(`${file}: metadata key 'general.architecture' is missing`);
+  if (typeof arch !== "string") throw new InvalidFileError(`${file}: metadata key 'general.architecture' should be a string, got ${describeValue(arch)}`);
+  if (!Object.hasOwn(ROPE_STYLE, arch)) {
+    throw new UnsupportedModelError(`${file}: architecture '${printable(arch)}' is not supported (supported: ${SUPPORTED_ARCHITECTURES.join(", ")})`);
   }
   const k = (name: string) => `${arch}.${name}`;
   const dim = positiveInt(meta, k("embedding_length"), file);
@@ -89,6 +105,9 @@ export function configFromMetadata(meta: Meta, file = "model"): ModelConfig {
   if (dim % nHeads !== 0) throw new InvalidFileError(`${file}: ${k("embedding_length")} ${dim} is not divisible by ${k("attention.head_count")} ${nHeads}`);
   if (nHeads % nKvHeads !== 0) throw new InvalidFileError(`${file}: ${k("attention.head_count")} ${nHeads} is not a multiple of ${k("attention.head_count_kv")} ${nKvHeads}`);
   const headDim = dim / nHeads;
+  for (const key of ["attention.key_length", "attention.value_length"]) onlyNeutral(meta, k(key), file, [headDim], `only heads of embedding_length / head_count = ${headDim} values`);
+  onlyNeutral(meta, k("rope.scaling.type"), file, ["none", "linear"], "no RoPE scaling");
+  onlyNeutral(meta, k("rope.scaling.factor"), file, [0, 1], "no RoPE scaling");
   const tokens = meta["tokenizer.ggml.tokens"];
   const vocabFromTokens = Array.isArray(tokens) ? tokens.length : undefined;
   const vocabSize = positiveInt(meta, k("vocab_size"), file, vocabFromTokens);
@@ -96,7 +115,7 @@ export function configFromMetadata(meta: Meta, file = "model"): ModelConfig {
   const declared = meta[ACTIVATION_KEY(arch)];
   let activation = DEFAULT_ACTIVATION[arch];
   if (declared !== undefined) {
-    if (declared !== "silu" && declared !== "relu2") throw new InvalidFileError(`${file}: metadata key '${ACTIVATION_KEY(arch)}' should be "silu" or "relu2", got ${JSON.stringify(declared)}`);
+    if (declared !== "silu" && declared !== "relu2") throw new InvalidFileError(`${file}: metadata key '${ACTIVATION_KEY(arch)}' should be "silu" or "relu2", got ${describeValue(declared)}`);
     activation = declared;
   }
   const hidden = meta[HIDDEN_ACTIVATION_KEY(arch)];
@@ -112,6 +131,8 @@ export function configFromMetadata(meta: Meta, file = "model"): ModelConfig {
   }
   const ropeDims = positiveInt(meta, k("rope.dimension_count"), file, headDim);
   if (ropeDims > headDim || ropeDims % 2 !== 0) throw new InvalidFileError(`${file}: ${k("rope.dimension_count")} ${ropeDims} must be even and at most the head size ${headDim}`);
+  // llama.cpp's llama loader insists on full rotation ("invalid n_rot"); its bitnet graph rotates n_rot dims.
+  if (arch === "llama" && ropeDims !== headDim) throw new InvalidFileError(`${file}: metadata key '${k("rope.dimension_count")}' is ${ropeDims}, but llama needs the head size ${headDim}`);
 
   return {
     architecture: arch,
@@ -123,8 +144,8 @@ export function configFromMetadata(meta: Meta, file = "model"): ModelConfig {
     headDim,
     ropeDims,
     vocabSize,
-    contextLength: positiveInt(meta, k("context_length"), file, 2048),
-    normEps: num(meta, k("attention.layer_norm_rms_epsilon"), file, 1e-5),
+    contextLength: positiveInt(meta, k("context_length"), file),
+    normEps: num(meta, k("attention.layer_norm_rms_epsilon"), file),
     ropeTheta: num(meta, k("rope.freq_base"), file, 10000),
     ropeStyle: ROPE_STYLE[arch],
     activation,

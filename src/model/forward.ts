@@ -8,9 +8,14 @@
  * other rows (the kernels guarantee it), so a sequence gets the same bits in a batch as alone.
  * Kernel code lives in src/kernels; every op is a call on the kernel backend (`this.kernels`).
  *
+ * Weights that are finite can still overflow float32 on the way (a file of huge but finite numbers): the
+ * pass then stops with an InvalidFileError that names the file and the tensor where the values stopped
+ * being finite, instead of an anonymous kernel error or, on the float path, NaN logits.
+ *
  * Shape legend: T = tokens in this batch (≤ maxBatch), D = dim, F = ffnDim, KV = nKvHeads·headDim,
  * V = vocab, H = nHeads, hd = headDim, R = rows whose logits are wanted.
  */
+import { InvalidFileError } from "../errors.ts";
 import { activationPieces, allocActivations } from "../kernels/activations.ts";
 import { ropeTable, type RopeTable } from "../kernels/ops.ts";
 import type { ActQuantMode, Kernels, QuantizedActivations, WeightMatrix } from "../kernels/types.ts";
@@ -136,6 +141,8 @@ export class RunState {
 export class ForwardPass {
   readonly cfg: ModelConfig;
   readonly w: ModelWeights;
+  /** The tensor the pass is computing (or feeding), for errors. */
+  private at = "";
   readonly kernels: Kernels;
   readonly s: RunState;
   readonly actQuant: ActQuantMode;
@@ -157,7 +164,13 @@ export class ForwardPass {
    * it already holds x's quantized copy (the norm before the matmul makes it).
    */
   private linear(out: Float32Array, x: Float32Array, T: number, w: WeightMatrix, acts: QuantizedActivations): void {
-    if (w.kind === "float") return this.kernels.floatMatmul(w, x, T, out);
+    this.at = w.name;
+    if (w.kind === "float") {
+      this.kernels.floatMatmul(w, x, T, out);
+      // The float path has no quantizer to trip over an overflow; T·N checks against T·N·K multiply-adds.
+      this.checkFinite(out, T * w.rows, w.name);
+      return;
+    }
     if (this.quantizedFrom.get(acts) !== x) {
       this.kernels.quantizeActivations(x, T, w.cols, this.actQuant, acts);
       this.quantizedFrom.set(acts, x);
@@ -167,6 +180,7 @@ export class ForwardPass {
 
   /** out = rmsnorm(x)·weight over T rows of n; quantized into `acts` in the same pass when `next` (the matmul that reads out) is ternary. */
   private rmsnorm(out: Float32Array, x: Float32Array, weight: Float32Array, T: number, n: number, acts: QuantizedActivations, next: WeightMatrix): void {
+    this.at = next.name;
     if (next.kind === "float") {
       this.kernels.rmsnorm(out, x, weight, T, n, this.cfg.normEps);
       this.quantizedFrom.set(acts, null);
@@ -199,6 +213,25 @@ export class ForwardPass {
    * the segments ask for, in order (a segment's "last" is one row, "all" is `count` rows).
    */
   forwardBatch(tokens: ArrayLike<number>, segments: readonly BatchSegment[]): Float32Array {
+    try {
+      return this.run(tokens, segments);
+    } catch (e) {
+      // The int8 path refuses non-finite activations; say which file and which tensor they were headed for.
+      if (e instanceof Error && !(e instanceof InvalidFileError) && /non-finite/.test(e.message)) {
+        throw new InvalidFileError(`${this.w.file}: tensor '${this.at}': its input is not finite (${e.message}): the weights before it overflow float32`, { cause: e });
+      }
+      throw e;
+    }
+  }
+
+  /** Throws when the first `n` values of `x` are not all finite, blaming the tensor that produced them. */
+  private checkFinite(x: Float32Array, n: number, producer: string): void {
+    for (let i = 0; i < n; i++) {
+      if (!Number.isFinite(x[i])) throw new InvalidFileError(`${this.w.file}: tensor '${producer}' produces a non-finite value (${x[i]}): the weights overflow float32`);
+    }
+  }
+
+  private run(tokens: ArrayLike<number>, segments: readonly BatchSegment[]): Float32Array {
     const { cfg, w, s } = this;
     const T = tokens.length;
     const D = cfg.dim;
@@ -243,6 +276,10 @@ export class ForwardPass {
       if (L.ffn_sub_norm) this.rmsnorm(s.gate, s.gate, L.ffn_sub_norm, T, F, s.actsF, L.ffn_down);
       this.linear(s.proj, s.gate, T, L.ffn_down, s.actsF);
       k.addInPlace(s.x, s.proj, T * D);
+      // One pass over the residual per layer (1/D of the layer's matmul work) keeps the float path honest.
+      this.checkFinite(s.x, T * D, L.ffn_down.name);
+      // One pass over the residual per layer (1/D of the layer's matmul work) keeps the float path honest.
+      this.checkFinite(s.x, T * D, L.ffn_down.name);
     }
 
     // head: only the rows whose logits are wanted, moved to the front of x (x is not needed after this)
@@ -251,6 +288,7 @@ export class ForwardPass {
     this.rmsnorm(h, h, w.output_norm, R, D, s.actsD, w.output);
     const out = s.logits.subarray(0, R * cfg.vocabSize);
     this.linear(out, h, R, w.output, s.actsD);
+    this.checkFinite(out, out.length, w.output.name);
     return out;
   }
 

@@ -48,6 +48,11 @@ export interface ModelOptions {
    */
   headType?: HeadType;
   /**
+   * Load a file that holds tensors its architecture does not have (llama.cpp refuses it: "wrong number of
+   * tensors"), ignoring them. Default false. Layers beyond block_count are refused either way.
+   */
+  allowExtraTensors?: boolean;
+  /**
    * Kernel backend, owned by the caller (who closes it after disposing the model). Default: the model
    * creates the fastest this runtime supports (WebAssembly relaxed SIMD → SIMD128 → the TypeScript
    * reference) and closes it on dispose.
@@ -154,7 +159,7 @@ export class BitNetModel implements GenerationHost {
       owned ??= opts.kernels ? undefined : await chooseKernels();
       const kernels = opts.kernels ?? (owned as CreatedKernels).kernels;
       reserveMemory(kernels, weightBytes, config, run, name, opts.headType);
-      const weights = await loadWeights(file, config, name, (p) => opts.onProgress?.({ file: name, ...p }), kernels.allocWeights?.bind(kernels), opts.headType);
+      const weights = await loadWeights(file, config, name, (p) => opts.onProgress?.({ file: name, ...p }), kernels.allocWeights?.bind(kernels), opts.headType, opts.allowExtraTensors);
       opts.onProgress?.({ phase: "ready", file: name, totalBytes });
       return new BitNetModel(file, name, config, weights, tokenizer, opts, kernels, owned);
     } catch (e) {

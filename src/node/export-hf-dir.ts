@@ -12,7 +12,7 @@ import { basename, dirname, join, resolve } from "node:path";
 import type { TrainedTokenizer } from "../train/export-tokenizer.ts";
 import { exportSafetensors, hfJsonFiles, HF_WEIGHTS_FILE, type ExportSafetensorsOptions } from "../train/export-safetensors.ts";
 import type { ParamSet } from "../train/params.ts";
-import { atomicFileSink } from "./atomic-file-sink.ts";
+import { atomicFileSink, sweepStaleTemps } from "./atomic-file-sink.ts";
 
 export interface ExportHFDirOptions extends ExportSafetensorsOptions {
   /** Replace an existing directory at the target path (default: refuse). */
@@ -39,6 +39,7 @@ export async function exportHFDir(params: ParamSet, tokenizer: TrainedTokenizer,
   // Build the JSON first: a bad vocabulary or config fails before anything touches the disk.
   const json = hfJsonFiles(params, tokenizer, options);
   if (!options.overwrite && (await exists(target))) throw new Error(`${target}: already exists (pass overwrite to replace it)`);
+  await sweepStaleTemps(dirname(target)); // temporary directories of killed exports
   const temp = sibling(target, "tmp");
   await mkdir(temp);
   try {

@@ -42,7 +42,7 @@ export function readInteger(meta: Metadata, key: string, what: string): number |
   const value = meta[key];
   if (value === undefined) return undefined;
   const n = toNumber(value);
-  if (n === undefined || !Number.isSafeInteger(n)) fail(what, key, `must be an integer, got ${String(value)}`);
+  if (n === undefined || !Number.isSafeInteger(n)) fail(what, key, `must be an integer, got ${typeof value === "number" || typeof value === "bigint" ? String(value) : describe(value)}`);
   return n;
 }
 

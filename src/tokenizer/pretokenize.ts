@@ -6,6 +6,7 @@
 // `\s` is written as \p{White_Space}: that is the set llama.cpp uses (unicode_set_whitespace), whereas JavaScript's
 // \s adds U+FEFF and drops U+0085.
 
+import { quoted } from "../formats/describe.ts";
 import { fail } from "./errors.ts";
 
 const S = "\\p{White_Space}";
@@ -68,7 +69,7 @@ export function preTokenizerFor(pre: string | undefined, what: string): PreToken
   const name = pre ?? "";
   const family = PRE_TOKENIZERS.find((f) => f.names.includes(name));
   if (!family) {
-    fail(what, "tokenizer.ggml.pre", `"${name}" is not a supported pre-tokenizer (supported: ${supportedPreTokenizers().join(", ")})`);
+    fail(what, "tokenizer.ggml.pre", `${quoted(name)} is not a supported pre-tokenizer (supported: ${supportedPreTokenizers().join(", ")})`);
   }
   return {
     regexes: family.patterns.map((p) => new RegExp(p, "gu")),

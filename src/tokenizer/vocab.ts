@@ -3,6 +3,7 @@
 // (llama_vocab::impl::load). The tokenizers (spm.ts, bpe.ts) and tokenizer.ts read this record; they do not look
 // at metadata themselves.
 
+import { quoted } from "../formats/describe.ts";
 import { fail } from "./errors.ts";
 import { readBool, readInteger, readNumberArray, readString, readStringArray, requireString } from "./metadata-values.ts";
 import type { Metadata } from "./metadata-values.ts";
@@ -75,7 +76,7 @@ function readMerges(meta: Metadata, what: string): Map<string, number> {
 export function vocabFromGGUF(meta: Metadata, what = "GGUF metadata"): Vocab {
   const modelName = requireString(meta, "tokenizer.ggml.model", what);
   if (modelName !== "llama" && modelName !== "gpt2") {
-    fail(what, "tokenizer.ggml.model", `"${modelName}" is not supported (expected "llama" or "gpt2")`);
+    fail(what, "tokenizer.ggml.model", `${quoted(modelName)} is not supported (expected "llama" or "gpt2")`);
   }
   const model: "llama" | "gpt2" = modelName;
 

@@ -10,6 +10,8 @@
  * Files on disk (atomic writes, keeping the last N) are src/node/checkpoint-store.ts's job.
  */
 
+import { InvalidFileError } from "../errors.ts";
+import { describeValue, printable } from "../formats/describe.ts";
 import type { ByteSink } from "../formats/sink.ts";
 import type { ByteSource } from "../formats/source.ts";
 import { memorySink } from "../formats/sink.ts";
@@ -83,8 +85,8 @@ function intField(o: Record<string, unknown>, key: string, what: string): number
 export async function readCheckpoint(source: ByteSource): Promise<CheckpointState> {
   const what = source.name;
   const file = await readSafetensors(source);
-  if (file.metadata.format !== CHECKPOINT_FORMAT) throw new Error(`${what}: not a bitnet-ts checkpoint (__metadata__.format is ${JSON.stringify(file.metadata.format)})`);
-  if (file.metadata.version !== String(CHECKPOINT_VERSION)) throw new Error(`${what}: checkpoint version ${file.metadata.version} is not supported (expected ${CHECKPOINT_VERSION})`);
+  if (file.metadata.format !== CHECKPOINT_FORMAT) throw new InvalidFileError(`${what}: not a bitnet-ts checkpoint (__metadata__.format is ${describeValue(file.metadata.format)})`);
+  if (file.metadata.version !== String(CHECKPOINT_VERSION)) throw new InvalidFileError(`${what}: checkpoint version ${describeValue(file.metadata.version)} is not supported (expected ${CHECKPOINT_VERSION})`);
   let raw: unknown;
   try {
     raw = JSON.parse(file.metadata.state ?? "");
@@ -93,7 +95,14 @@ export async function readCheckpoint(source: ByteSource): Promise<CheckpointStat
   }
   if (raw === null || typeof raw !== "object") throw new Error(`${what}: __metadata__.state is not an object`);
   const o = raw as Record<string, unknown>;
-  const config = resolveRunConfig(o.config as RunConfig, {}, `${what}: state.config`);
+  let config: RunConfig;
+  try {
+    config = resolveRunConfig(o.config as RunConfig, {}, `${what}: state.config`);
+  } catch (err) {
+    // The config checks speak of a "train config"; here the config is the file's.
+    const message = (err as Error).message;
+    throw message.startsWith(`${what}: `) ? err : new InvalidFileError(`${what}: state.config: ${printable(message, 300)}`, { cause: err });
+  }
   const tokenizer = checkBpeVocabulary(o.tokenizer, `${what}: state`);
   const cursorRaw = (o.cursor ?? {}) as Record<string, unknown>;
   const cursor = { epoch: intField(cursorRaw, "epoch", `${what}: cursor`), index: intField(cursorRaw, "index", `${what}: cursor`) };

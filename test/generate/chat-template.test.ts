@@ -80,7 +80,7 @@ test("a Jinja (ChatML-like) template renders with messages, bos/eos and add_gene
 
 test("template errors give a clear message", () => {
   const messages: ChatMessage[] = [{ role: "user", content: "x" }];
-  assert.throws(() => renderChat(messages, { template: "{% for m in %}" }), /^Error: chat template: cannot parse it: /);
+  assert.throws(() => renderChat(messages, { template: "{% for m in %}" }), /^ChatTemplateError: chat template: cannot parse it: /);
   assert.throws(() => renderChat(messages, { template: "{% if true %}never closed" }), /chat template: cannot parse it/);
   assert.throws(
     () => renderChat(messages, { template: "{{ raise_exception('Conversation roles must alternate') }}" }),

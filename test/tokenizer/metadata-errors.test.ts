@@ -73,3 +73,8 @@ test("byte fallback without byte tokens falls back to the unknown token", () => 
   assert.deepEqual(tok.encode("a中", { addBos: false }), [3, 0, 0, 0]);
   assert.deepEqual(tok.encode(" 中", { addBos: false }), [0, 0, 0, 0, 0, 0, 0, 0, 0]); // "▁▁中": three 3-byte characters
 });
+
+test("the file's own strings in a message are escaped and cut, so it stays one line (found by the fuzzer)", () => {
+  expectError(spm({ "tokenizer.ggml.model": "lla\na" }), "tokenizer.ggml.model", '"lla\\u000aa" is not supported');
+  assert.throws(() => tokenizerFromGGUF(spm({ "tokenizer.ggml.model": "x".repeat(100_000) }), FILE), (err: Error) => err.message.length < 500);
+});

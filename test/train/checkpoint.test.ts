@@ -90,3 +90,19 @@ test("the store writes atomically, keeps the newest N, and finds the latest", as
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("a checkpoint whose saved config is broken names the file (found by the fuzzer)", async () => {
+  const bytes = await encodeCheckpoint(state(3));
+  const view = new DataView(bytes.buffer, bytes.byteOffset);
+  const n = Number(view.getBigUint64(0, true));
+  const header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + n)));
+  const saved = JSON.parse(header.__metadata__.state);
+  delete saved.config.vocabSize;
+  header.__metadata__.state = JSON.stringify(saved);
+  const json = new TextEncoder().encode(JSON.stringify(header));
+  const out = new Uint8Array(8 + json.length + bytes.length - 8 - n);
+  new DataView(out.buffer).setBigUint64(0, BigInt(json.length), true);
+  out.set(json, 8);
+  out.set(bytes.subarray(8 + n), 8 + json.length);
+  await assert.rejects(decodeCheckpoint(out, "broken.ckpt"), /^InvalidFileError: broken\.ckpt: state\.config: train config: vocabSize must be a positive integer, got undefined$/);
+});

@@ -10,6 +10,7 @@
  * columns). safetensors and PyTorch list the same matrix as [rows, columns], the reverse.
  */
 import { InvalidFileError, UnsupportedModelError } from "../../errors.ts";
+import { printable } from "../describe.ts";
 import type { ByteSource } from "../source.ts";
 import { tensorByteSize, typeInfo } from "./types.ts";
 import { HeaderCursor } from "./header-cursor.ts";
@@ -108,11 +109,11 @@ export async function readGGUF(source: ByteSource, options: ReadGGUFOptions = {}
   const metadataKeys: string[] = [];
   for (let i = 0; i < kvCount; i++) {
     const key = await readName(c, `metadata key #${i}`);
-    if (Object.hasOwn(metadata, key)) throw new InvalidFileError(`${file}: metadata key '${key}' appears twice`);
-    await c.need(4, `metadata key '${key}' value type`);
+    if (Object.hasOwn(metadata, key)) throw new InvalidFileError(`${file}: metadata key '${printable(key)}' appears twice`);
+    await c.need(4, `metadata key '${printable(key)}' value type`);
     const type = c.u32();
-    if (!isValueTypeId(type)) throw new InvalidFileError(`${file}: metadata key '${key}': unknown value type ${type}`);
-    const { value, desc } = await readValue(c, type, `metadata key '${key}'`, 0);
+    if (!isValueTypeId(type)) throw new InvalidFileError(`${file}: metadata key '${printable(key)}': unknown value type ${type}`);
+    const { value, desc } = await readValue(c, type, `metadata key '${printable(key)}'`, 0);
     setOwn(metadata, key, value);
     setOwn(metadataTypes, key, desc);
     metadataKeys.push(key);
@@ -124,7 +125,7 @@ export async function readGGUF(source: ByteSource, options: ReadGGUFOptions = {}
   const byName = new Map<string, GGUFTensorInfo>();
   for (let i = 0; i < tensorCount; i++) {
     const t = await readTensorInfo(c, i);
-    if (byName.has(t.name)) throw new InvalidFileError(`${file}: tensor '${t.name}' appears twice in the tensor infos`);
+    if (byName.has(t.name)) throw new InvalidFileError(`${file}: tensor '${printable(t.name)}' appears twice in the tensor infos`);
     byName.set(t.name, t);
     tensors.push(t);
   }
@@ -135,7 +136,7 @@ export async function readGGUF(source: ByteSource, options: ReadGGUFOptions = {}
   const resolve = (t: GGUFTensorInfo | string): GGUFTensorInfo => {
     if (typeof t !== "string") return t;
     const found = byName.get(t);
-    if (!found) throw new InvalidFileError(`${file}: no tensor named '${t}'`);
+    if (!found) throw new InvalidFileError(`${file}: no tensor named '${printable(t)}'`);
     return found;
   };
   return {
@@ -275,7 +276,7 @@ function readAlignment(file: string, metadata: Record<string, GGUFValue>, types:
 async function readTensorInfo(c: HeaderCursor, index: number): Promise<GGUFTensorInfo> {
   const file = c.source.name;
   const name = await readName(c, `tensor info #${index} name`);
-  const what = `tensor '${name}'`;
+  const what = `tensor '${printable(name)}'`;
   await c.need(4, `${what} n_dims`);
   const nDims = c.u32();
   if (nDims > GGUF_MAX_DIMS) throw new InvalidFileError(`${file}: ${what}: n_dims is ${nDims}, more than ${GGUF_MAX_DIMS}`);
@@ -310,11 +311,11 @@ export function unknownTypeText(type: number): string {
 function checkTensorPlacement(file: string, size: number, dataOffset: number, alignment: number, tensors: GGUFTensorInfo[]): void {
   for (const t of tensors) {
     if (t.offset % alignment !== 0) {
-      throw new InvalidFileError(`${file}: tensor '${t.name}': offset ${t.offset} is not a multiple of the alignment ${alignment}`);
+      throw new InvalidFileError(`${file}: tensor '${printable(t.name)}': offset ${t.offset} is not a multiple of the alignment ${alignment}`);
     }
     if (dataOffset + t.offset + t.byteSize > size) {
       throw new InvalidFileError(
-        `${file}: tensor '${t.name}': data at ${dataOffset + t.offset}..${dataOffset + t.offset + t.byteSize} extends past the end of the file (${size} bytes); the file is truncated or the offset is wrong`,
+        `${file}: tensor '${printable(t.name)}': data at ${dataOffset + t.offset}..${dataOffset + t.offset + t.byteSize} extends past the end of the file (${size} bytes); the file is truncated or the offset is wrong`,
       );
     }
   }
@@ -323,7 +324,7 @@ function checkTensorPlacement(file: string, size: number, dataOffset: number, al
     const prev = sorted[i - 1];
     const cur = sorted[i];
     if (cur.offset < prev.offset + prev.byteSize) {
-      throw new InvalidFileError(`${file}: tensor '${cur.name}' (offset ${cur.offset}) overlaps tensor '${prev.name}' (offset ${prev.offset}, ${prev.byteSize} bytes)`);
+      throw new InvalidFileError(`${file}: tensor '${printable(cur.name)}' (offset ${cur.offset}) overlaps tensor '${printable(prev.name)}' (offset ${prev.offset}, ${prev.byteSize} bytes)`);
     }
   }
 }
