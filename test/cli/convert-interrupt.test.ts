@@ -13,7 +13,7 @@ import { writeGGUF } from "../../src/formats/gguf/writer.ts";
 import { atomicFileSink } from "../../src/node/atomic-file-sink.ts";
 import { syntheticModel } from "../../src/model/synthetic.ts";
 import { fixturesDir, tempDir } from "../formats/helpers.ts";
-import { repoRoot, runCli } from "./run-cli.ts";
+import { CLI_ARGS, repoRoot, runCli } from "./run-cli.ts";
 
 const tmp = tempDir("cli-convert-interrupt");
 after(() => tmp.remove());
@@ -23,7 +23,7 @@ const temps = (dir: string) => readdirSync(dir).filter((n) => n.includes(".tmp-"
 
 /** Starts a conversion into `dir`, waits until its temporary file exists, sends `signal`, and reports how it ended. */
 async function interrupted(dir: string, signal: NodeJS.Signals): Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string; sawTemp: boolean }> {
-  const child = spawn(process.execPath, [`${repoRoot}bin/bitnet.js`, "convert", input, join(dir, "out.gguf"), "--type", "tq1_0"], { cwd: repoRoot });
+  const child = spawn(process.execPath, [...CLI_ARGS, "convert", input, join(dir, "out.gguf"), "--type", "tq1_0"], { cwd: repoRoot });
   let stderr = "";
   child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on("exit", (code, sig) => resolve({ code, signal: sig })));

@@ -14,9 +14,12 @@ export interface CliRun {
   stderr: string;
 }
 
+/** Node's arguments that run the CLI from its sources: prepend them to the command's own. */
+export const CLI_ARGS: readonly string[] = ["--import", "tsx", `${repoRoot}src/cli/main.ts`];
+
 export function runCli(args: readonly string[], input?: string): Promise<CliRun> {
   return new Promise((resolve) => {
-    const child = execFile(process.execPath, ["--import", "tsx", `${repoRoot}src/cli/main.ts`, ...args], { cwd: repoRoot, maxBuffer: 64 * 1024 * 1024, timeout: 120_000 }, (err, stdout, stderr) => {
+    const child = execFile(process.execPath, [...CLI_ARGS, ...args], { cwd: repoRoot, maxBuffer: 64 * 1024 * 1024, timeout: 120_000 }, (err, stdout, stderr) => {
       const code = err ? (typeof err.code === "number" ? err.code : -1) : 0;
       resolve({ code, stdout, stderr });
     });

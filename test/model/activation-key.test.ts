@@ -14,6 +14,8 @@ const base = {
   "bitnet.feed_forward_length": 128,
   "bitnet.block_count": 1,
   "bitnet.vocab_size": 300,
+  "bitnet.context_length": 256,
+  "bitnet.attention.layer_norm_rms_epsilon": 1e-5,
 };
 
 test("llama.cpp's hidden_activation is read (relu2 on an architecture whose default is SiLU)", () => {
