@@ -4,7 +4,7 @@
  * the checks here only guarantee that no call reads or writes outside the arrays it was given, whatever
  * JavaScript passes (a TypeError or RangeError, never a crash).
  *
- * Exports: isas(), create(threads, isa, spinUs), destroy(ctx), stats(ctx), alloc(bytes),
+ * Exports: isas(), create(threads, isa, spinUs, minSplit), destroy(ctx), stats(ctx), alloc(bytes),
  * ternary(ctx, q, factors, T, K, group, ...7 per matrix), float(ctx, …), q8(ctx, …), attention(ctx, …),
  * rmsnorm(ctx, …), quantize(ctx, …), rope(ctx, …), gated(ctx, …), add(ctx, …), f16(ctx, …).
  */
@@ -159,12 +159,13 @@ static napi_value js_isas(napi_env env, napi_callback_info info) {
   return arr;
 }
 
-/* create(threads, isa name or "", spinUs) → an external holding the context. */
+/* create(threads, isa name or "", spinUs, minSplit) → an external holding the context. */
 static napi_value js_create(napi_env env, napi_callback_info info) {
   call c;
-  if (!begin(&c, env, info, 3)) return NULL;
+  if (!begin(&c, env, info, 4)) return NULL;
   int64_t threads = count(&c, 0, "threads");
   int64_t spin = count(&c, 2, "spinUs");
+  int64_t min_split = count(&c, 3, "minSplit");
   char name[32] = "";
   size_t len = 0;
   if (c.failed) return NULL;
@@ -178,7 +179,7 @@ static napi_value js_create(napi_env env, napi_callback_info info) {
   }
   holder *h = (holder *)calloc(1, sizeof *h);
   if (!h) return fail(&c, "R", "bitnet native: out of memory");
-  h->ctx = bn_ctx_create(isa, (int)threads, (int)spin);
+  h->ctx = bn_ctx_create(isa, (int)threads, (int)spin, min_split);
   if (!h->ctx) {
     free(h);
     return fail(&c, "R", "bitnet native: could not start the threads");

@@ -10,9 +10,10 @@
 
 #include "ops.h"
 
-/* Work (multiply-adds, or element operations) below which a call stays on the calling thread. */
-#define MIN_SPLIT_MACS (1 << 18)
-#define MIN_SPLIT_ELEMENTS (1 << 15)
+/* Work below which a call stays on the calling thread, relative to the context's min_split (2^18 by
+ * default): multiply-adds count 1, element operations 8 (they cost more than a multiply-add each). */
+#define COST_MAC 1
+#define COST_ELEMENT 8
 
 typedef int (*range_fn)(void *arg, int lane, int64_t i0, int64_t i1);
 
@@ -38,9 +39,9 @@ static void range_task(void *p, int lane, int lanes) {
 }
 
 /* fn over [0, n) in chunks of `chunk` (rounded up to `align`); on the pool when `work` is worth it. Returns a status fn gave, else 0. */
-static int parallel_for(bn_ctx *c, int64_t n, int64_t chunk, int64_t align, int64_t work, int64_t min_work, range_fn fn, void *arg) {
+static int parallel_for(bn_ctx *c, int64_t n, int64_t chunk, int64_t align, int64_t work, int64_t cost, range_fn fn, void *arg) {
   if (n <= 0) return 0;
-  if (c->lanes <= 1 || work < min_work || n <= align) return fn(arg, 0, 0, n);
+  if (c->lanes <= 1 || work * cost < c->min_split || n <= align) return fn(arg, 0, 0, n);
   chunk = (chunk + align - 1) / align * align;
   range_job j = {fn, arg, n, chunk, 0, 0};
   int64_t chunks = (n + chunk - 1) / chunk;
@@ -74,10 +75,11 @@ static void *scratch(bn_ctx *c, int which, size_t bytes) {
   return p;
 }
 
-bn_ctx *bn_ctx_create(const bn_isa *isa, int threads, int spin_us) {
+bn_ctx *bn_ctx_create(const bn_isa *isa, int threads, int spin_us, int64_t min_split) {
   bn_ctx *c = (bn_ctx *)calloc(1, sizeof *c);
   if (!c) return NULL;
   c->isa = isa;
+  c->min_split = min_split;
   c->pool = bn_pool_start(threads, spin_us);
   if (!c->pool) {
     free(c);
@@ -151,12 +153,12 @@ int bn_run_ternary(bn_ctx *c, bn_tmat *mats, int count, const int8_t *q, const f
   if (need_csum) j.csum = (int32_t *)scratch(c, BN_SCRATCH_CSUM, (size_t)(T * (K / BN_CHUNK)) * sizeof(int32_t) + 4);
   if (perm) j.qp = (int8_t *)scratch(c, BN_SCRATCH_QP, (size_t)(T * K));
   if (!j.rsum || (need_csum && !j.csum) || (perm && !j.qp)) return -1;
-  parallel_for(c, T, chunk_for(c, T, 2), 1, T * K * 8, MIN_SPLIT_MACS, ternary_prep_range, &j);
+  parallel_for(c, T, chunk_for(c, T, 2), 1, T * K * 8, COST_MAC, ternary_prep_range, &j);
   bn_tacts acts = {q, j.qp, j.rsum, j.csum, factors, T, K, group};
   j.acts = &acts;
   /* GEMV rows in chunks of 16 or more; GEMM chunks of 4-row tiles */
   int64_t chunk = chunk_for(c, rows, 8);
-  parallel_for(c, rows, chunk < 16 && T == 1 ? 16 : chunk, T == 1 ? 16 : 4, rows * K * T, MIN_SPLIT_MACS, ternary_range, &j);
+  parallel_for(c, rows, chunk < 16 && T == 1 ? 16 : chunk, T == 1 ? 16 : 4, rows * K * T, COST_MAC, ternary_range, &j);
   return 0;
 }
 
@@ -179,7 +181,7 @@ static int float_range(void *p, int lane, int64_t r0, int64_t r1) {
 
 int bn_run_float(bn_ctx *c, const bn_fmat *m, const float *x, int64_t T) {
   float_job j = {c->isa, m, x, T, NULL};
-  parallel_for(c, m->N, chunk_for(c, m->N, 8), 16, m->N * m->K * T, MIN_SPLIT_MACS, float_range, &j);
+  parallel_for(c, m->N, chunk_for(c, m->N, 8), 16, m->N * m->K * T, COST_MAC, float_range, &j);
   return 0;
 }
 
@@ -202,8 +204,8 @@ int bn_run_q8(bn_ctx *c, bn_q8mat *m, const float *x) {
   m->xs = (const float *)scratch(c, BN_SCRATCH_Q8S, (size_t)(m->T * (m->K / 32)) * sizeof(float));
   if (!m->xq || !m->xs) return -1;
   float_job j = {c->isa, NULL, x, m->T, m};
-  parallel_for(c, m->T, chunk_for(c, m->T, 2), 1, m->T * m->K * 8, MIN_SPLIT_MACS, q8_prep_range, &j);
-  parallel_for(c, m->N, chunk_for(c, m->N, 8), 16, m->N * m->K * m->T, MIN_SPLIT_MACS, q8_range, &j);
+  parallel_for(c, m->T, chunk_for(c, m->T, 2), 1, m->T * m->K * 8, COST_MAC, q8_prep_range, &j);
+  parallel_for(c, m->N, chunk_for(c, m->N, 8), 16, m->N * m->K * m->T, COST_MAC, q8_range, &j);
   return 0;
 }
 
@@ -240,7 +242,7 @@ int bn_run_attention(bn_ctx *c, const bn_attn *a) {
   if (!j.scratch) return -1;
   int64_t items = a->T * (j.per_head ? a->H : a->HKV);
   int64_t work = a->T * a->H * len * a->hd * 2;
-  parallel_for(c, items, 1, 1, work, MIN_SPLIT_MACS, attention_range, &j);
+  parallel_for(c, items, 1, 1, work, COST_MAC, attention_range, &j);
   return 0;
 }
 
@@ -269,7 +271,7 @@ static int rmsnorm_range(void *p, int lane, int64_t t0, int64_t t1) {
 
 int bn_run_rmsnorm(bn_ctx *c, const float *x, const float *w, float *out, int64_t T, int64_t n, double eps, int mode, int8_t *q, float *factors, int32_t *sums) {
   ops_job j = {.x = x, .w = w, .out = out, .n = n, .eps = eps, .mode = mode, .q = q, .factors = factors, .sums = sums};
-  return parallel_for(c, T, chunk_for(c, T, 2), 1, T * n, MIN_SPLIT_ELEMENTS, rmsnorm_range, &j);
+  return parallel_for(c, T, chunk_for(c, T, 2), 1, T * n, COST_ELEMENT, rmsnorm_range, &j);
 }
 
 static int quantize_range(void *p, int lane, int64_t t0, int64_t t1) {
@@ -280,7 +282,7 @@ static int quantize_range(void *p, int lane, int64_t t0, int64_t t1) {
 
 int bn_run_quantize(bn_ctx *c, const float *x, int64_t T, int64_t n, int mode, int8_t *q, float *factors, int32_t *sums) {
   ops_job j = {.x = x, .n = n, .mode = mode, .q = q, .factors = factors, .sums = sums};
-  return parallel_for(c, T, chunk_for(c, T, 2), 1, T * n, MIN_SPLIT_ELEMENTS, quantize_range, &j);
+  return parallel_for(c, T, chunk_for(c, T, 2), 1, T * n, COST_ELEMENT, quantize_range, &j);
 }
 
 static int rope_range(void *p, int lane, int64_t t0, int64_t t1) {
@@ -292,7 +294,7 @@ static int rope_range(void *p, int lane, int64_t t0, int64_t t1) {
 
 void bn_run_rope(bn_ctx *c, float *x, int64_t T, int64_t heads, int64_t hd, int64_t pos0, const float *cos_, const float *sin_, int64_t dims, int neox) {
   ops_job j = {.out = x, .heads = heads, .hd = hd, .pos0 = pos0, .dims = dims, .flag = neox, .cos_ = cos_, .sin_ = sin_};
-  parallel_for(c, T, chunk_for(c, T, 2), 1, T * heads * dims, MIN_SPLIT_ELEMENTS, rope_range, &j);
+  parallel_for(c, T, chunk_for(c, T, 2), 1, T * heads * dims, COST_ELEMENT, rope_range, &j);
 }
 
 static int gated_range(void *p, int lane, int64_t i0, int64_t i1) {
@@ -305,7 +307,7 @@ static int gated_range(void *p, int lane, int64_t i0, int64_t i1) {
 void bn_run_gated(bn_ctx *c, float *gate, const float *up, int64_t n, int relu2) {
   ops_job j = {.gate = gate, .up = up, .flag = relu2};
   /* SiLU's exp costs some 30 operations an element: worth splitting sooner */
-  parallel_for(c, n, chunk_for(c, n, 4), 1024, relu2 ? n : 16 * n, MIN_SPLIT_ELEMENTS, gated_range, &j);
+  parallel_for(c, n, chunk_for(c, n, 4), 1024, relu2 ? n : 16 * n, COST_ELEMENT, gated_range, &j);
 }
 
 static int add_range(void *p, int lane, int64_t i0, int64_t i1) {
@@ -317,7 +319,7 @@ static int add_range(void *p, int lane, int64_t i0, int64_t i1) {
 
 void bn_run_add(bn_ctx *c, float *x, const float *y, int64_t n) {
   ops_job j = {.out = x, .x = y};
-  parallel_for(c, n, chunk_for(c, n, 4), 1024, n, 4 * MIN_SPLIT_ELEMENTS, add_range, &j);
+  parallel_for(c, n, chunk_for(c, n, 4), 1024, n / 4, COST_ELEMENT, add_range, &j);
 }
 
 static int f16_range(void *p, int lane, int64_t i0, int64_t i1) {
@@ -329,5 +331,5 @@ static int f16_range(void *p, int lane, int64_t i0, int64_t i1) {
 
 void bn_run_f16(bn_ctx *c, const float *src, uint16_t *dst, int64_t n) {
   ops_job j = {.x = src, .dst = dst};
-  parallel_for(c, n, chunk_for(c, n, 4), 1024, 4 * n, MIN_SPLIT_ELEMENTS, f16_range, &j);
+  parallel_for(c, n, chunk_for(c, n, 4), 1024, 4 * n, COST_ELEMENT, f16_range, &j);
 }

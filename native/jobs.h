@@ -15,12 +15,14 @@ typedef struct {
   const bn_isa *isa;
   bn_pool *pool;
   int lanes;
+  /* work (multiply-adds, element operations) below which a call stays on the calling thread */
+  int64_t min_split;
   void *scratch[BN_SCRATCH_COUNT];
   size_t cap[BN_SCRATCH_COUNT];
 } bn_ctx;
 
 /* NULL when memory or a thread could not be had. */
-bn_ctx *bn_ctx_create(const bn_isa *isa, int threads, int spin_us);
+bn_ctx *bn_ctx_create(const bn_isa *isa, int threads, int spin_us, int64_t min_split);
 void bn_ctx_destroy(bn_ctx *c);
 
 /* Each returns 0, or -1 when scratch memory could not be had (nothing was written then). */

@@ -20,7 +20,8 @@ export type NativeContext = object & { readonly __nativeContext: unique symbol }
 export interface NativeAddon {
   /** The kernel sets this CPU runs, best first. */
   isas(): string[];
-  create(threads: number, isa: string, spinUs: number): NativeContext;
+  /** minSplit: work (multiply-adds) below which a call stays on the calling thread. */
+  create(threads: number, isa: string, spinUs: number, minSplit: number): NativeContext;
   destroy(ctx: NativeContext): void;
   stats(ctx: NativeContext): { isa: string; lanes: number; splitTasks: number };
   /** Zeroed memory outside the JavaScript heap, 64-aligned, any size; undefined where the runtime forbids it. */

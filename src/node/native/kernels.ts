@@ -39,6 +39,8 @@ export interface NativeKernelOptions {
   addonDir?: string;
   /** How long idle pool threads poll for the next task before they sleep, in microseconds (default 200). */
   spinUs?: number;
+  /** Calls below this many multiply-adds stay on the calling thread (default 2^18; 0 splits everything, for tests). */
+  minParallelWork?: number;
 }
 
 export interface NativeKernelsStatus {
@@ -60,6 +62,7 @@ const QUANT_NONE = -1;
 const QUANT_MODE = { token: 0, block256: 1 } as const;
 const STATUS_OK = 0;
 const DEFAULT_SPIN_US = 200;
+const DEFAULT_MIN_SPLIT = 2 ** 18;
 
 function ternaryBytes(w: TernaryMatrix): number {
   const blocks = (w.rows * w.cols) / 256;
@@ -93,6 +96,8 @@ export async function createNativeKernels(options: NativeKernelOptions = {}): Pr
   if (!Number.isInteger(threads) || threads < 1 || threads > 1024) throw new InvalidArgumentError(`threads must be an integer from 1 to 1024, got ${threads}`);
   const spinUs = options.spinUs ?? DEFAULT_SPIN_US;
   if (!Number.isInteger(spinUs) || spinUs < 0 || spinUs > 1e6) throw new InvalidArgumentError(`spinUs must be an integer from 0 to 1000000, got ${spinUs}`);
+  const minSplit = options.minParallelWork ?? DEFAULT_MIN_SPLIT;
+  if (!Number.isInteger(minSplit) || minSplit < 0) throw new InvalidArgumentError(`minParallelWork must be a non-negative integer, got ${minSplit}`);
   const status = nativeKernelsStatus(options);
   if (!status.available) {
     if (options.isa && status.isas.length > 0) throw new InvalidArgumentError(`isa: ${status.reason}`);
@@ -100,7 +105,7 @@ export async function createNativeKernels(options: NativeKernelOptions = {}): Pr
   }
   const { addon } = loadAddon(options.addonDir);
   if (!addon) throw new BitNetError("native kernels are unavailable: the addon vanished"); // unreachable: status found it
-  return new NativeKernels(addon, addon.create(threads, status.isa, spinUs), status.isa, addonDir(options.addonDir));
+  return new NativeKernels(addon, addon.create(threads, status.isa, spinUs, minSplit), status.isa, addonDir(options.addonDir));
 }
 
 export class NativeKernels implements Kernels {
