@@ -1,10 +1,14 @@
 # The native kernel addon (native/, plain C over N-API), built by `npm install` through
 # scripts/build-native.mjs. Each ISA's kernels are a static library of their own, compiled with that
-# ISA's flags, so that only code cpu.c selects at run time uses the instructions.
+# ISA's flags, so that only code cpu.c selects at run time uses the instructions; the addon itself is
+# built for the baseline of its architecture and loads on any CPU of it.
 {
+  "variables": {
+    "common_cflags": ["-std=gnu11", "-O3", "-ffp-contract=off", "-fno-math-errno", "-fPIC", "-Wall", "-Wextra", "-Wno-unused-parameter", "-Wno-psabi"],
+    "x86_base": ["-mavx2", "-mfma", "-mf16c", "-mbmi2"]
+  },
   "target_defaults": {
-    "cflags_c": ["-std=gnu11", "-O3", "-ffp-contract=off", "-fno-math-errno", "-Wall", "-Wextra", "-Wno-unused-parameter", "-Wno-psabi"],
-    "cflags!": ["-fno-tree-vectorize"],
+    "cflags_c": ["<@(common_cflags)"],
     "xcode_settings": {
       "OTHER_CFLAGS": ["-std=gnu11", "-O3", "-ffp-contract=off", "-fno-math-errno"],
       "MACOSX_DEPLOYMENT_TARGET": "11.0"
@@ -25,7 +29,43 @@
         "native/q8_generic.c",
         "native/attention_generic.c"
       ],
-      "libraries": ["-lpthread"]
+      "libraries": ["-lpthread"],
+      "conditions": [
+        ["target_arch=='x64' and OS!='win'", {
+          "defines": ["BN_X86_SETS"],
+          "dependencies": ["bitnet_avx2", "bitnet_avxvnni", "bitnet_avx512"]
+        }]
+      ]
     }
+  ],
+  "conditions": [
+    ["target_arch=='x64' and OS!='win'", {
+      "targets": [
+        {
+          "target_name": "bitnet_avx2",
+          "type": "static_library",
+          "defines": ["BN_X86_SETS"],
+          "cflags_c": ["<@(x86_base)"],
+          "xcode_settings": { "OTHER_CFLAGS": ["<@(x86_base)"] },
+          "sources": ["native/ternary_avx2.c", "native/float_avx2.c", "native/q8_avx2.c", "native/attention_avx2.c"]
+        },
+        {
+          "target_name": "bitnet_avxvnni",
+          "type": "static_library",
+          "defines": ["BN_X86_SETS"],
+          "cflags_c": ["<@(x86_base)", "-mavxvnni"],
+          "xcode_settings": { "OTHER_CFLAGS": ["<@(x86_base)", "-mavxvnni"] },
+          "sources": ["native/ternary_avxvnni.c", "native/q8_avxvnni.c"]
+        },
+        {
+          "target_name": "bitnet_avx512",
+          "type": "static_library",
+          "defines": ["BN_X86_SETS"],
+          "cflags_c": ["<@(x86_base)", "-mavx512f", "-mavx512bw", "-mavx512vl", "-mavx512dq", "-mavx512vnni"],
+          "xcode_settings": { "OTHER_CFLAGS": ["<@(x86_base)", "-mavx512f", "-mavx512bw", "-mavx512vl", "-mavx512dq", "-mavx512vnni"] },
+          "sources": ["native/ternary_avx512.c", "native/float_avx512.c", "native/q8_avx512.c", "native/attention_avx512.c"]
+        }
+      ]
+    }]
   ]
 }

@@ -91,7 +91,7 @@ void BN_ATTENTION_ITEM(const bn_attn *a, int64_t t, int64_t g, int64_t h0, int64
     bn_v8d lanes = {0};
     int64_t p = 0;
     for (; p + 8 <= len; p += 8) {
-      bn_v8d e;
+      bn_v8d e = {0};
       for (int l = 0; l < 8; l++) {
         float v = (float)bn_exp((double)s[p + l] - (double)max);
         s[p + l] = v;

@@ -126,12 +126,14 @@ static inline size_t bn_attn_scratch_floats(int64_t len, int64_t nh, int64_t hd)
 BN_DECLARE_ISA(generic)
 #if defined(BN_X86_SETS)
 BN_DECLARE_ISA(avx2)
-BN_DECLARE_ISA(avxvnni)
 BN_DECLARE_ISA(avx512vnni)
+void bn_ternary_rows_avxvnni(const bn_tmat *m, const bn_tacts *a, int64_t r0, int64_t r1);
+void bn_q8_rows_avxvnni(const bn_q8mat *m, int64_t r0, int64_t r1);
 #endif
 #if defined(BN_ARM_SETS)
 BN_DECLARE_ISA(neon)
-BN_DECLARE_ISA(neondot)
+void bn_ternary_rows_neondot(const bn_tmat *m, const bn_tacts *a, int64_t r0, int64_t r1);
+void bn_q8_rows_neondot(const bn_q8mat *m, int64_t r0, int64_t r1);
 #endif
 
 /* Every compiled ISA the CPU runs, best first, and the best one; `name` picks one ("generic", …) or NULL. */

@@ -82,17 +82,18 @@ static int has_dotprod(void) { return 0; }
 #endif
 #endif
 
-#define ISA(sfx, perm_) \
-  static const bn_isa isa_##sfx = {#sfx, perm_, bn_ternary_rows_##sfx, bn_float_rows_##sfx, bn_q8_rows_##sfx, bn_attention_item_##sfx};
-ISA(generic, 0)
+/* A kernel set: its name, whether its ternary kernels read permuted activations, and the suffix of each kernel it uses. */
+#define ISA(name, perm_, ternary, float_, q8, attention) \
+  static const bn_isa isa_##name = {#name, perm_, bn_ternary_rows_##ternary, bn_float_rows_##float_, bn_q8_rows_##q8, bn_attention_item_##attention};
+ISA(generic, 0, generic, generic, generic, generic)
 #if defined(BN_X86_SETS)
-ISA(avx2, 0)
-ISA(avxvnni, 0)
-ISA(avx512vnni, 1)
+ISA(avx2, 0, avx2, avx2, avx2, avx2)
+ISA(avxvnni, 0, avxvnni, avx2, avxvnni, avx2)
+ISA(avx512vnni, 1, avx512vnni, avx512vnni, avx512vnni, avx512vnni)
 #endif
 #if defined(BN_ARM_SETS)
-ISA(neon, 0)
-ISA(neondot, 0)
+ISA(neon, 0, neon, neon, neon, neon)
+ISA(neondot, 0, neondot, neon, neondot, neon)
 #endif
 
 int bn_isa_list(const bn_isa **out, int max) {
