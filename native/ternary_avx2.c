@@ -118,24 +118,21 @@ DEFINE_TQ2_TILE(tq2_gemm, GEMM_R, GEMM_TOKS, 0)
 DEFINE_TQ2_TILE(i2s_gemv, GEMV_R, 1, 1)
 DEFINE_TQ2_TILE(i2s_gemm, GEMM_R, GEMM_TOKS, 1)
 
-/* Raw dots of MR rows × MT tokens of TQ1_0, each block decoded once per row. */
+/* Raw dots of MR rows × MT tokens of TQ1_0, each block decoded once per row (in registers for one token). */
 #define DEFINE_TQ1_TILE(NAME, MR, MT)                                                                                   \
   static void NAME(const uint8_t *const *rows, const int8_t *const *xs, int64_t nch, int per_row, int nr, int nt,    \
                    int64_t nd, int32_t *raw) {                                                                        \
-    BN_ALIGN(32) uint8_t codes[MR][BN_CHUNK];                                                                         \
+    BN_ALIGN(32) __m256i codes[MR][8];                                                                                \
     dotacc a[MR][MT];                                                                                                 \
     for (int i = 0; i < MR; i++)                                                                                      \
       for (int j = 0; j < MT; j++) acc_zero(&a[i][j]);                                                                \
     for (int64_t c = 0; c < nch; c++) {                                                                               \
       for (int i = 0; i < MR; i++) tq1_decode(rows[i] + c * BN_TQ1_BYTES, codes[i]);                                  \
-      for (int k = 0; k < BN_CHUNK; k += 32) {                                                                        \
-        __m256i code[MR];                                                                                             \
-        for (int i = 0; i < MR; i++) code[i] = _mm256_load_si256((const __m256i *)(codes[i] + k));                    \
+      for (int v = 0; v < 8; v++)                                                                                     \
         for (int j = 0; j < MT; j++) {                                                                                \
-          __m256i x = _mm256_loadu_si256((const __m256i *)(xs[j] + c * BN_CHUNK + k));                                \
-          for (int i = 0; i < MR; i++) acc_step(&a[i][j], code[i], x);                                                \
+          __m256i x = _mm256_loadu_si256((const __m256i *)(xs[j] + c * BN_CHUNK + 32 * v));                           \
+          for (int i = 0; i < MR; i++) acc_step(&a[i][j], codes[i][v], x);                                            \
         }                                                                                                             \
-      }                                                                                                               \
       for (int i = 0; i < MR; i++)                                                                                    \
         for (int j = 0; j < MT; j++) {                                                                                \
           acc_block_end(&a[i][j]);                                                                                    \

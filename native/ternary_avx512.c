@@ -22,108 +22,123 @@
 #define PLANE(b, shift) _mm512_and_si512(_mm512_srli_epi16((b), (shift)), _mm512_set1_epi8(3))
 
 /*
- * Raw dots of MR rows × MT tokens over 256-chunks [0, nch): rows[i] at row i's first chunk (`stride`
- * bytes a chunk), xs[j] at token j's permuted activations. REV: I2_S's plane order.
+ * Raw dots of MR rows × MT tokens over 256-chunks [0, nch): row i at row0 + i·rstride (`stride` bytes a
+ * chunk), xs[j] at token j's permuted activations. REV: I2_S's plane order. Rows are addressed from one
+ * base so that eight rows do not take eight registers.
  */
 #define DEFINE_TILE(NAME, MR, MT, REV)                                                                                    \
-  static void NAME(const uint8_t *const *rows, const int8_t *const *xs, int64_t nch, int64_t stride, int per_row,      \
-                   int nr, int nt, int64_t nd, int32_t *raw) {                                                         \
+  static void NAME(const uint8_t *row0, int64_t rstride, const int8_t *const *xs, int64_t nch, int64_t stride,         \
+                   int per_row, int nt, int64_t nd, int32_t *raw) {                                                    \
     __m512i acc[MR][MT];                                                                                               \
     for (int i = 0; i < MR; i++)                                                                                       \
       for (int j = 0; j < MT; j++) acc[i][j] = _mm512_setzero_si512();                                                 \
     for (int64_t c = 0; c < nch; c++) {                                                                                \
+      const uint8_t *p = row0 + c * stride;                                                                            \
       __m512i b[MR];                                                                                                   \
-      for (int i = 0; i < MR; i++) b[i] = _mm512_loadu_si512((const void *)(rows[i] + c * stride));                   \
-      for (int p = 0; p < 4; p++) {                                                                                    \
-        const int shift = REV ? 6 - 2 * p : 2 * p;                                                                     \
+      for (int i = 0; i < MR; i++) b[i] = _mm512_loadu_si512((const void *)(p + i * rstride));                         \
+      for (int q = 0; q < 4; q++) {                                                                                    \
+        const int shift = REV ? 6 - 2 * q : 2 * q;                                                                     \
         if (MT == 1) {                                                                                                 \
-          __m512i x = _mm512_loadu_si512((const void *)(xs[0] + c * BN_CHUNK + 64 * p));                               \
+          __m512i x = _mm512_loadu_si512((const void *)(xs[0] + c * BN_CHUNK + 64 * q));                               \
           for (int i = 0; i < MR; i++) acc[i][0] = _mm512_dpbusd_epi32(acc[i][0], PLANE(b[i], shift), x);              \
         } else {                                                                                                       \
           __m512i code[MR];                                                                                            \
           for (int i = 0; i < MR; i++) code[i] = PLANE(b[i], shift);                                                   \
           for (int j = 0; j < MT; j++) {                                                                               \
-            __m512i x = _mm512_loadu_si512((const void *)(xs[j] + c * BN_CHUNK + 64 * p));                             \
+            __m512i x = _mm512_loadu_si512((const void *)(xs[j] + c * BN_CHUNK + 64 * q));                             \
             for (int i = 0; i < MR; i++) acc[i][j] = _mm512_dpbusd_epi32(acc[i][j], code[i], x);                       \
           }                                                                                                            \
         }                                                                                                              \
       }                                                                                                                \
       if (!per_row) {                                                                                                  \
-        for (int i = 0; i < nr; i++)                                                                                   \
+        for (int i = 0; i < MR; i++)                                                                                   \
           for (int j = 0; j < nt; j++) raw[(i * nt + j) * nd + c] = _mm512_reduce_add_epi32(acc[i][j]);                \
         for (int i = 0; i < MR; i++)                                                                                   \
           for (int j = 0; j < MT; j++) acc[i][j] = _mm512_setzero_si512();                                             \
       }                                                                                                                \
     }                                                                                                                  \
     if (per_row)                                                                                                       \
-      for (int i = 0; i < nr; i++)                                                                                     \
+      for (int i = 0; i < MR; i++)                                                                                     \
         for (int j = 0; j < nt; j++) raw[(i * nt + j) * nd] = _mm512_reduce_add_epi32(acc[i][j]);                      \
   }
 
 DEFINE_TILE(tq2_gemv, GEMV_R, 1, 0)
+DEFINE_TILE(tq2_gemv1, 1, 1, 0)
 DEFINE_TILE(tq2_gemm, GEMM_R, GEMM_T, 0)
+DEFINE_TILE(tq2_gemm1, 1, GEMM_T, 0)
 DEFINE_TILE(i2s_gemv, GEMV_R, 1, 1)
+DEFINE_TILE(i2s_gemv1, 1, 1, 1)
 DEFINE_TILE(i2s_gemm, GEMM_R, GEMM_T, 1)
+DEFINE_TILE(i2s_gemm1, 1, GEMM_T, 1)
 
-/* TQ1_0: codes decoded per row and chunk, dotted with q in value order. */
+/* TQ1_0: codes decoded per row and chunk (tq1_avx2.h), paired into 64-byte vectors, dotted with q in value order. */
 #define DEFINE_TQ1_TILE(NAME, MR, MT)                                                                                   \
-  static void NAME(const uint8_t *const *rows, const int8_t *const *xs, int64_t nch, int per_row, int nr, int nt,    \
+  static void NAME(const uint8_t *row0, int64_t rstride, const int8_t *const *xs, int64_t nch, int per_row, int nt,  \
                    int64_t nd, int32_t *raw) {                                                                        \
-    BN_ALIGN(64) uint8_t codes[MR][BN_CHUNK];                                                                         \
     __m512i acc[MR][MT];                                                                                              \
     for (int i = 0; i < MR; i++)                                                                                      \
       for (int j = 0; j < MT; j++) acc[i][j] = _mm512_setzero_si512();                                                \
     for (int64_t c = 0; c < nch; c++) {                                                                               \
-      for (int i = 0; i < MR; i++) tq1_decode(rows[i] + c * BN_TQ1_BYTES, codes[i]);                                  \
-      for (int k = 0; k < BN_CHUNK; k += 64) {                                                                        \
-        __m512i code[MR];                                                                                             \
-        for (int i = 0; i < MR; i++) code[i] = _mm512_load_si512((const void *)(codes[i] + k));                       \
-        for (int j = 0; j < MT; j++) {                                                                                \
-          __m512i x = _mm512_loadu_si512((const void *)(xs[j] + c * BN_CHUNK + k));                                   \
-          for (int i = 0; i < MR; i++) acc[i][j] = _mm512_dpbusd_epi32(acc[i][j], code[i], x);                        \
-        }                                                                                                             \
+      __m512i code[MR][4];                                                                                            \
+      for (int i = 0; i < MR; i++) {                                                                                  \
+        __m256i h[8];                                                                                                 \
+        tq1_decode(row0 + i * rstride + c * BN_TQ1_BYTES, h);                                                         \
+        for (int v = 0; v < 4; v++) code[i][v] = _mm512_inserti64x4(_mm512_castsi256_si512(h[2 * v]), h[2 * v + 1], 1); \
       }                                                                                                               \
+      for (int v = 0; v < 4; v++)                                                                                     \
+        for (int j = 0; j < MT; j++) {                                                                                \
+          __m512i x = _mm512_loadu_si512((const void *)(xs[j] + c * BN_CHUNK + 64 * v));                              \
+          for (int i = 0; i < MR; i++) acc[i][j] = _mm512_dpbusd_epi32(acc[i][j], code[i][v], x);                     \
+        }                                                                                                             \
       if (!per_row) {                                                                                                 \
-        for (int i = 0; i < nr; i++)                                                                                  \
+        for (int i = 0; i < MR; i++)                                                                                  \
           for (int j = 0; j < nt; j++) raw[(i * nt + j) * nd + c] = _mm512_reduce_add_epi32(acc[i][j]);               \
         for (int i = 0; i < MR; i++)                                                                                  \
           for (int j = 0; j < MT; j++) acc[i][j] = _mm512_setzero_si512();                                            \
       }                                                                                                               \
     }                                                                                                                 \
     if (per_row)                                                                                                      \
-      for (int i = 0; i < nr; i++)                                                                                    \
-        for (int j = 0; j < nt; j++) raw[(i * nt + j) * nd] = _mm512_reduce_add_epi32(acc[i][j]);                     \
+      for (int i = 0; i < MR; i++)                                                                                    \
+        for (int j = 0; j < nt; j++) raw[(i * nt + j) * nd] = _mm512_reduce_add_epi32(acc[i][j]);                    \
   }
 
-DEFINE_TQ1_TILE(tq1_gemv, GEMV_R, 1)
+DEFINE_TQ1_TILE(tq1_gemv, 4, 1)
+DEFINE_TQ1_TILE(tq1_gemv1, 1, 1)
 DEFINE_TQ1_TILE(tq1_gemm, GEMM_R, GEMM_T)
+DEFINE_TQ1_TILE(tq1_gemm1, 1, GEMM_T)
 
+/* Rows r..r+nr−1 (nr ≤ the tile's rows) × tokens t..t+nt−1: full tiles, else row by row. */
 static void avx512_dots(const bn_tmat *m, const bn_tacts *a, int64_t r, int nr, int64_t t, int nt, int32_t *raw) {
   const int64_t K = m->K, nch = K / BN_CHUNK, nd = m->per_row ? 1 : nch;
   const int gemv = a->T == 1;
   const int tq1 = m->format == BN_TQ1_0;
-  const int MR = gemv ? GEMV_R : GEMM_R, MT = gemv ? 1 : GEMM_T;
+  const int full = gemv ? (tq1 ? 4 : GEMV_R) : GEMM_R, MT = gemv ? 1 : GEMM_T;
   const int8_t *x = tq1 ? a->q : a->qp;
-  const uint8_t *rows[GEMV_R];
   const int8_t *xs[GEMM_T];
-  for (int i = 0; i < MR; i++) rows[i] = bn_ternary_row(m, r + (i < nr ? i : nr - 1));
   for (int j = 0; j < MT; j++) xs[j] = x + (t + (j < nt ? j : nt - 1)) * K;
-  if (tq1) {
-    if (gemv) tq1_gemv(rows, xs, nch, m->per_row, nr, nt, nd, raw);
-    else tq1_gemm(rows, xs, nch, m->per_row, nr, nt, nd, raw);
-    return;
+  const uint8_t *row0 = bn_ternary_row(m, r);
+  const int64_t rstride = bn_ternary_row(m, r + 1) - row0;
+  const int64_t stride = m->format == BN_TQ2_0 ? BN_TQ2_BYTES : 64;
+  for (int i = 0; i < nr;) {
+    const uint8_t *p = row0 + i * rstride;
+    int32_t *o = raw + (size_t)i * nt * nd;
+    int step = nr - i >= full ? full : 1;
+    if (tq1) {
+      if (gemv) (step > 1 ? tq1_gemv : tq1_gemv1)(p, rstride, xs, nch, m->per_row, nt, nd, o);
+      else (step > 1 ? tq1_gemm : tq1_gemm1)(p, rstride, xs, nch, m->per_row, nt, nd, o);
+    } else if (m->format == BN_TQ2_0) {
+      if (gemv) (step > 1 ? tq2_gemv : tq2_gemv1)(p, rstride, xs, nch, stride, m->per_row, nt, nd, o);
+      else (step > 1 ? tq2_gemm : tq2_gemm1)(p, rstride, xs, nch, stride, m->per_row, nt, nd, o);
+    } else {
+      if (gemv) (step > 1 ? i2s_gemv : i2s_gemv1)(p, rstride, xs, nch, stride, m->per_row, nt, nd, o);
+      else (step > 1 ? i2s_gemm : i2s_gemm1)(p, rstride, xs, nch, stride, m->per_row, nt, nd, o);
+    }
+    i += step;
   }
-  if (m->format == BN_TQ2_0) {
-    if (gemv) tq2_gemv(rows, xs, nch, BN_TQ2_BYTES, m->per_row, nr, nt, nd, raw);
-    else tq2_gemm(rows, xs, nch, BN_TQ2_BYTES, m->per_row, nr, nt, nd, raw);
-    return;
-  }
-  if (gemv) i2s_gemv(rows, xs, nch, 64, m->per_row, nr, nt, nd, raw);
-  else i2s_gemm(rows, xs, nch, 64, m->per_row, nr, nt, nd, raw);
   /* an I2_S row of 128·odd values ends with one 32-byte group, kept in value order by prep.c (per_row only) */
-  if (K % BN_CHUNK)
+  if (m->format == BN_I2_S && K % BN_CHUNK)
     for (int i = 0; i < nr; i++)
-      for (int j = 0; j < nt; j++) raw[(i * nt + j) * nd] += bn_i2s_group_dot(rows[i] + nch * 64, xs[j] + nch * BN_CHUNK);
+      for (int j = 0; j < nt; j++) raw[(i * nt + j) * nd] += bn_i2s_group_dot(row0 + i * rstride + nch * 64, xs[j] + nch * BN_CHUNK);
 }
 
 #define DOTS avx512_dots

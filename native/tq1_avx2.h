@@ -29,11 +29,16 @@ static inline __m128i tq1_codes128(__m128i q) {
 static inline __m256i times3(__m256i q) { return _mm256_add_epi8(q, _mm256_add_epi8(q, q)); }
 static inline __m128i times3_128(__m128i q) { return _mm_add_epi8(q, _mm_add_epi8(q, q)); }
 
-static inline void tq1_decode(const uint8_t *blk, uint8_t *codes) {
+/*
+ * The 256 codes of one block as eight 32-byte vectors in value order: values [32v, 32v+32) in out[v].
+ * Kept in registers by callers that use them at once; callers that store them for reuse store and load
+ * whole 32-byte vectors, so loads are forwarded from the stores.
+ */
+static inline void tq1_decode(const uint8_t *blk, __m256i out[8]) {
   __m256i q = _mm256_loadu_si256((const __m256i *)blk);
-  for (int n = 0; n < 5; n++, q = times3(q)) _mm256_storeu_si256((__m256i *)(codes + 32 * n), tq1_codes(q));
-  __m128i r = _mm_loadu_si128((const __m128i *)(blk + 32));
-  for (int n = 0; n < 5; n++, r = times3_128(r)) _mm_storeu_si128((__m128i *)(codes + 160 + 16 * n), tq1_codes128(r));
+  for (int n = 0; n < 5; n++, q = times3(q)) out[n] = tq1_codes(q);
+  __m128i r = _mm_loadu_si128((const __m128i *)(blk + 32)), c[5];
+  for (int n = 0; n < 5; n++, r = times3_128(r)) c[n] = tq1_codes128(r);
   /* qh: 4 bytes, trit n of byte j is value 240 + 4n + j: byte j times 3^n, as 16-bit products */
   uint32_t qh;
   memcpy(&qh, blk + 48, 4);
@@ -41,7 +46,10 @@ static inline void tq1_decode(const uint8_t *blk, uint8_t *codes) {
   __m128i lo = _mm_mullo_epi16(_mm_cvtepu8_epi16(rep), _mm_setr_epi16(1, 1, 1, 1, 3, 3, 3, 3));
   __m128i hi = _mm_mullo_epi16(_mm_cvtepu8_epi16(rep), _mm_setr_epi16(9, 9, 9, 9, 27, 27, 27, 27));
   __m128i m = _mm_set1_epi16(0xff);
-  _mm_storeu_si128((__m128i *)(codes + 240), tq1_codes128(_mm_packus_epi16(_mm_and_si128(lo, m), _mm_and_si128(hi, m))));
+  __m128i h = tq1_codes128(_mm_packus_epi16(_mm_and_si128(lo, m), _mm_and_si128(hi, m)));
+  out[5] = _mm256_set_m128i(c[1], c[0]); /* values 160..191 */
+  out[6] = _mm256_set_m128i(c[3], c[2]); /* 192..223 */
+  out[7] = _mm256_set_m128i(h, c[4]);    /* 224..255 */
 }
 
 #endif
