@@ -34,6 +34,10 @@
         ["target_arch=='x64' and OS!='win'", {
           "defines": ["BN_X86_SETS"],
           "dependencies": ["bitnet_avx2", "bitnet_avxvnni", "bitnet_avx512"]
+        }],
+        ["target_arch=='arm64' and OS!='win'", {
+          "defines": ["BN_ARM_SETS"],
+          "dependencies": ["bitnet_neon", "bitnet_neondot"]
         }]
       ]
     }
@@ -64,6 +68,24 @@
           "cflags_c": ["<@(x86_base)", "-mavx512f", "-mavx512bw", "-mavx512vl", "-mavx512dq", "-mavx512vnni"],
           "xcode_settings": { "OTHER_CFLAGS": ["<@(x86_base)", "-mavx512f", "-mavx512bw", "-mavx512vl", "-mavx512dq", "-mavx512vnni"] },
           "sources": ["native/ternary_avx512.c", "native/float_avx512.c", "native/q8_avx512.c", "native/attention_avx512.c"]
+        }
+      ]
+    }],
+    ["target_arch=='arm64' and OS!='win'", {
+      "targets": [
+        {
+          "target_name": "bitnet_neon",
+          "type": "static_library",
+          "defines": ["BN_ARM_SETS"],
+          "sources": ["native/ternary_neon.c", "native/float_neon.c", "native/q8_neon.c", "native/attention_neon.c"]
+        },
+        {
+          "target_name": "bitnet_neondot",
+          "type": "static_library",
+          "defines": ["BN_ARM_SETS"],
+          "cflags_c": ["-march=armv8.2-a+dotprod"],
+          "xcode_settings": { "OTHER_CFLAGS": ["-march=armv8.2-a+dotprod"] },
+          "sources": ["native/ternary_neondot.c", "native/q8_neondot.c"]
         }
       ]
     }]
