@@ -13,6 +13,8 @@ import { ternaryMatmulRef } from "../../src/kernels/ternary-ref.ts";
 import { loadAddon } from "../../src/node/native/addon.ts";
 import { createNativeKernels, nativeKernelsStatus } from "../../src/node/native/kernels.ts";
 import { nativeOrElse } from "../../src/node/native/prefer.ts";
+import { nativeSelfTest } from "../../src/node/native/self-test.ts";
+import { refKernels } from "../../src/kernels/ref.ts";
 import { selectNodeKernels } from "../../src/node/wasm-select.ts";
 import { prng } from "../helpers/prng.ts";
 import { firstBitDifference, randomActivations, randomTernary } from "./helpers.ts";
@@ -78,6 +80,15 @@ test("native: forced kernel sets, bad options and use after close are typed erro
   await k.close();
   await k.close(); // twice is fine
   assert.throws(() => k.addInPlace(new Float32Array(4), new Float32Array(4), 4), DisposedError);
+});
+
+test("the start-up self-test passes the reference and catches a kernel one bit off", () => {
+  assert.equal(nativeSelfTest(refKernels), null);
+  const offByOne = { ...refKernels, ternaryMatmul: (w: Parameters<typeof ternaryMatmulRef>[0], x: Parameters<typeof ternaryMatmulRef>[1], out: Float32Array) => {
+    ternaryMatmulRef(w, x, out);
+    if (w.format === "i2_s" && x.tokens === 3) out[4] = Math.fround(out[4] * (1 + 2 ** -20));
+  } };
+  assert.equal(nativeSelfTest(offByOne), "i2_s, 3 token(s), group 512");
 });
 
 /** Threads of this process (Linux: one entry per thread in /proc/self/task). */

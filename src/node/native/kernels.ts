@@ -29,6 +29,7 @@ import { ternaryMatmulRef } from "../../kernels/ternary-ref.ts";
 import type { ActQuantMode, AttentionShape, FloatMatrix, GateActivation, Kernels, QuantizedActivations, RopePairing, RopeTable, TernaryMatrix } from "../../kernels/types.ts";
 import { BitNetError, DisposedError, InvalidArgumentError } from "../../errors.ts";
 import { addonDir, loadAddon, type NativeAddon, type NativeContext } from "./addon.ts";
+import { nativeSelfTest } from "./self-test.ts";
 
 export interface NativeKernelOptions {
   /** Threads per call, the calling thread included. Default: the number of cores this process may use. */
@@ -90,7 +91,10 @@ export function nativeKernelsStatus(options: Pick<NativeKernelOptions, "addonDir
   return { available: true, reason: null, isa: wanted || isas[0], isas, path };
 }
 
-/** Starts the native kernels (threads and all). Throws a BitNetError saying why when the addon is absent or unusable. */
+/**
+ * Starts the native kernels (threads and all) after a bit-exact self-test against the reference.
+ * Throws a BitNetError saying why when the addon is absent or unusable.
+ */
 export async function createNativeKernels(options: NativeKernelOptions = {}): Promise<NativeKernels> {
   const threads = options.threads ?? availableParallelism();
   if (!Number.isInteger(threads) || threads < 1 || threads > 1024) throw new InvalidArgumentError(`threads must be an integer from 1 to 1024, got ${threads}`);
@@ -105,7 +109,13 @@ export async function createNativeKernels(options: NativeKernelOptions = {}): Pr
   }
   const { addon } = loadAddon(options.addonDir);
   if (!addon) throw new BitNetError("native kernels are unavailable: the addon vanished"); // unreachable: status found it
-  return new NativeKernels(addon, addon.create(threads, status.isa, spinUs, minSplit), status.isa, addonDir(options.addonDir));
+  const kernels = new NativeKernels(addon, addon.create(threads, status.isa, spinUs, minSplit), status.isa, addonDir(options.addonDir));
+  const failed = nativeSelfTest(kernels);
+  if (failed) {
+    await kernels.close();
+    throw new BitNetError(`native kernels are unavailable: the ${status.isa} kernels gave wrong results on this machine (${failed}); BITNET_NATIVE_ISA=generic forces the portable ones`);
+  }
+  return kernels;
 }
 
 export class NativeKernels implements Kernels {

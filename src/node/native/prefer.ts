@@ -4,6 +4,7 @@
  * factory, the CLI) report the same fallback the same way.
  * Not here: the native kernels themselves (kernels.ts), the wasm selection (../wasm-select.ts).
  */
+import { BitNetError, InvalidArgumentError } from "../../errors.ts";
 import type { Kernels } from "../../kernels/types.ts";
 import { createNativeKernels, nativeKernelsStatus, type NativeKernelOptions } from "./kernels.ts";
 
@@ -17,5 +18,10 @@ export interface PreferredKernels {
 export async function nativeOrElse(options: NativeKernelOptions, fallback: () => Promise<Kernels>): Promise<PreferredKernels> {
   const status = nativeKernelsStatus(options);
   if (!status.available) return { kernels: await fallback(), fallbackReason: `native kernels unavailable: ${status.reason}` };
-  return { kernels: await createNativeKernels(options), fallbackReason: null };
+  try {
+    return { kernels: await createNativeKernels(options), fallbackReason: null };
+  } catch (e) {
+    if (!(e instanceof BitNetError) || e instanceof InvalidArgumentError) throw e; // a bad option is the caller's to fix
+    return { kernels: await fallback(), fallbackReason: e.message };
+  }
 }
