@@ -7,15 +7,16 @@
  * [128+32p, 160+32p) (TQ2_0: bits 2p; I2_S: bits 6−2p), so these kernels read the activations in that
  * order: bn_tacts.qp, permuted once per call by prep.c. TQ1_0 decodes each block to codes
  * (tq1_avx2.h) and reads q as it is.
- * Tiles: GEMV 8 rows (8 independent accumulator chains hide vpdpbusd's latency), GEMM 4 rows × 4 tokens
- * (each row's code planes serve four tokens, each activation vector four rows).
+ * Tiles: GEMV 4 rows with an accumulator per code plane (16 independent chains hide vpdpbusd's latency;
+ * see DEFINE_GEMV), GEMM 4 rows × 4 tokens (each row's code planes serve four tokens, each activation
+ * vector four rows).
  */
 #include <immintrin.h>
 
 #include "ternary_scalar.h"
 #include "tq1_avx2.h"
 
-#define GEMV_R 8
+#define GEMV_R 4
 #define GEMM_R 4
 #define GEMM_T 4
 
@@ -62,14 +63,60 @@
         for (int j = 0; j < nt; j++) raw[(i * nt + j) * nd] = _mm512_reduce_add_epi32(acc[i][j]);                      \
   }
 
-DEFINE_TILE(tq2_gemv, GEMV_R, 1, 0)
-DEFINE_TILE(tq2_gemv1, 1, 1, 0)
 DEFINE_TILE(tq2_gemm, GEMM_R, GEMM_T, 0)
 DEFINE_TILE(tq2_gemm1, 1, GEMM_T, 0)
-DEFINE_TILE(i2s_gemv, GEMV_R, 1, 1)
-DEFINE_TILE(i2s_gemv1, 1, 1, 1)
 DEFINE_TILE(i2s_gemm, GEMM_R, GEMM_T, 1)
 DEFINE_TILE(i2s_gemm1, 1, GEMM_T, 1)
+
+/*
+ * One token (GEMV): code planes are not shifted down. Plane p masked in place is code·4^s (s = p for
+ * TQ2_0, 3 − p for I2_S), at most 192, still an unsigned byte; it accumulates in its own register, and
+ * the four are combined at the end with exact arithmetic shifts (every lane of plane p's sum is a
+ * multiple of 4^s). That saves three shifts per 64 code bytes and gives four independent accumulator
+ * chains per row.
+ */
+#define DEFINE_GEMV(NAME, MR, REV)                                                                                        \
+  static void NAME(const uint8_t *row0, int64_t rstride, const int8_t *const *xs, int64_t nch, int64_t stride,         \
+                   int per_row, int nt, int64_t nd, int32_t *raw) {                                                    \
+    (void)nt;                                                                                                          \
+    __m512i acc[MR][4];                                                                                                \
+    for (int i = 0; i < MR; i++)                                                                                       \
+      for (int q = 0; q < 4; q++) acc[i][q] = _mm512_setzero_si512();                                                  \
+    for (int64_t c = 0; c < nch; c++) {                                                                                \
+      const uint8_t *p = row0 + c * stride;                                                                            \
+      __m512i x[4];                                                                                                    \
+      for (int q = 0; q < 4; q++) x[q] = _mm512_loadu_si512((const void *)(xs[0] + c * BN_CHUNK + 64 * q));            \
+      for (int i = 0; i < MR; i++) {                                                                                   \
+        __m512i b = _mm512_loadu_si512((const void *)(p + i * rstride));                                               \
+        for (int q = 0; q < 4; q++) {                                                                                  \
+          const int shift = REV ? 6 - 2 * q : 2 * q;                                                                   \
+          acc[i][q] = _mm512_dpbusd_epi32(acc[i][q], _mm512_and_si512(b, _mm512_set1_epi8((char)(3 << shift))), x[q]); \
+        }                                                                                                              \
+      }                                                                                                                \
+      if (!per_row) {                                                                                                  \
+        for (int i = 0; i < MR; i++) {                                                                                 \
+          raw[i * nd + c] = _mm512_reduce_add_epi32(combine(acc[i], REV));                                             \
+          for (int q = 0; q < 4; q++) acc[i][q] = _mm512_setzero_si512();                                              \
+        }                                                                                                              \
+      }                                                                                                                \
+    }                                                                                                                  \
+    if (per_row)                                                                                                       \
+      for (int i = 0; i < MR; i++) raw[i * nd] = _mm512_reduce_add_epi32(combine(acc[i], REV));                        \
+  }
+
+/* Σ_p plane p's sum / 4^s, exactly. */
+static inline __m512i combine(const __m512i acc[4], int rev) {
+  if (rev)
+    return _mm512_add_epi32(_mm512_add_epi32(_mm512_srai_epi32(acc[0], 6), _mm512_srai_epi32(acc[1], 4)),
+                            _mm512_add_epi32(_mm512_srai_epi32(acc[2], 2), acc[3]));
+  return _mm512_add_epi32(_mm512_add_epi32(acc[0], _mm512_srai_epi32(acc[1], 2)),
+                          _mm512_add_epi32(_mm512_srai_epi32(acc[2], 4), _mm512_srai_epi32(acc[3], 6)));
+}
+
+DEFINE_GEMV(tq2_gemv, GEMV_R, 0)
+DEFINE_GEMV(tq2_gemv1, 1, 0)
+DEFINE_GEMV(i2s_gemv, GEMV_R, 1)
+DEFINE_GEMV(i2s_gemv1, 1, 1)
 
 /* TQ1_0: codes decoded per row and chunk (tq1_avx2.h), paired into 64-byte vectors, dotted with q in value order. */
 #define DEFINE_TQ1_TILE(NAME, MR, MT)                                                                                   \
@@ -112,7 +159,7 @@ static void avx512_dots(const bn_tmat *m, const bn_tacts *a, int64_t r, int nr, 
   const int64_t K = m->K, nch = K / BN_CHUNK, nd = m->per_row ? 1 : nch;
   const int gemv = a->T == 1;
   const int tq1 = m->format == BN_TQ1_0;
-  const int full = gemv ? (tq1 ? 4 : GEMV_R) : GEMM_R, MT = gemv ? 1 : GEMM_T;
+  const int full = gemv ? GEMV_R : GEMM_R, MT = gemv ? 1 : GEMM_T;
   const int8_t *x = tq1 ? a->q : a->qp;
   const int8_t *xs[GEMM_T];
   for (int j = 0; j < MT; j++) xs[j] = x + (t + (j < nt ? j : nt - 1)) * K;
