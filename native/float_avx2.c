@@ -1,19 +1,20 @@
 /*
  * AVX2 float matmul (f32, f16 by F16C's vcvtph2ps, bf16 by a shift), used by the AVX2 and AVX-VNNI sets.
  *
- * Every (row, token) dot is one fixed sequence: an 8-lane accumulator, one fused multiply-add per 8
- * values in k order, the last partial step over zero-padded copies, then a fixed tree over the lanes.
- * GEMV tiles (8 rows) and GEMM tiles (2 rows × 4 tokens) only share loads, so a token's result does not
- * depend on the other tokens of the call. Error: at most (K/8 + 4)·2⁻²⁴·Σ|w·x| from the float64
- * reference, inside the (K/8 + 8) bound the kernels state.
+ * Every (row, token) dot is one fixed sequence: four 8-lane accumulators, step s (values 8s..8s+7, the
+ * last one over zero-padded copies) fused-multiply-added into accumulator s mod 4, then
+ * (a0 + a1) + (a2 + a3) and a fixed tree over the lanes. GEMV reads one row at a time (one stream for
+ * the prefetchers, see float_avx512.c); GEMM tiles (1 row × 3 tokens: AVX2 has 16 registers) only share
+ * loads, so a token's result does not depend on the other tokens of the call. Error: at most
+ * (K/32 + 6)·2⁻²⁴·Σ|w·x| from the float64 reference, inside the (K/8 + 8) bound the kernels state.
  */
 #include <immintrin.h>
 
 #include "bitnet.h"
 
-#define GEMV_R 8
-#define GEMM_R 2
-#define GEMM_T 4
+#define GEMV_R 1
+#define GEMM_R 1
+#define GEMM_T 3
 
 static inline __m256 load_w(int format, const void *w, int64_t k) {
   switch (format) {
@@ -52,31 +53,41 @@ static inline const void *row_at(const bn_fmat *m, int64_t r) {
   return (const char *)m->data + r * m->K * (m->format == BN_F32 ? 4 : 2);
 }
 
+/* Step k (8 values) of an MR × MT tile into accumulator A; TAIL: the last K − k values, zero-padded. */
+#define STEP(MR, MT, FORMAT, A, k, TAIL)                                                                       \
+  do {                                                                                                        \
+    __m256 w[MR];                                                                                             \
+    for (int i = 0; i < MR; i++) w[i] = TAIL ? load_w_tail(FORMAT, rows[i], (k), K - (k)) : load_w(FORMAT, rows[i], (k)); \
+    for (int j = 0; j < MT; j++) {                                                                            \
+      __m256 x = TAIL ? load_x_tail(xs[j], (k), K - (k)) : _mm256_loadu_ps(xs[j] + (k));                       \
+      for (int i = 0; i < MR; i++) acc[i][j][A] = _mm256_fmadd_ps(w[i], x, acc[i][j][A]);                     \
+    }                                                                                                         \
+  } while (0)
+
 #define DEFINE_TILE(NAME, MR, MT, FORMAT)                                                                        \
   static void NAME(const bn_fmat *m, const void *const *rows, const float *const *xs, int nr, int nt,         \
                    float *res) {                                                                              \
-    const int64_t K = m->K, K8 = K & ~(int64_t)7;                                                              \
-    __m256 acc[MR][MT];                                                                                       \
+    const int64_t K = m->K, K32 = K & ~(int64_t)31;                                                           \
+    __m256 acc[MR][MT][4];                                                                                    \
     for (int i = 0; i < MR; i++)                                                                              \
-      for (int j = 0; j < MT; j++) acc[i][j] = _mm256_setzero_ps();                                           \
-    for (int64_t k = 0; k < K8; k += 8) {                                                                     \
-      __m256 w[MR];                                                                                           \
-      for (int i = 0; i < MR; i++) w[i] = load_w(FORMAT, rows[i], k);                                          \
-      for (int j = 0; j < MT; j++) {                                                                          \
-        __m256 x = _mm256_loadu_ps(xs[j] + k);                                                                \
-        for (int i = 0; i < MR; i++) acc[i][j] = _mm256_fmadd_ps(w[i], x, acc[i][j]);                         \
-      }                                                                                                       \
+      for (int j = 0; j < MT; j++)                                                                            \
+        for (int a = 0; a < 4; a++) acc[i][j][a] = _mm256_setzero_ps();                                       \
+    for (int64_t k = 0; k < K32; k += 32) {                                                                   \
+      STEP(MR, MT, FORMAT, 0, k, 0);                                                                          \
+      STEP(MR, MT, FORMAT, 1, k + 8, 0);                                                                      \
+      STEP(MR, MT, FORMAT, 2, k + 16, 0);                                                                     \
+      STEP(MR, MT, FORMAT, 3, k + 24, 0);                                                                     \
     }                                                                                                         \
-    if (K8 < K) {                                                                                             \
-      __m256 w[MR];                                                                                           \
-      for (int i = 0; i < MR; i++) w[i] = load_w_tail(FORMAT, rows[i], K8, K - K8);                            \
-      for (int j = 0; j < MT; j++) {                                                                          \
-        __m256 x = load_x_tail(xs[j], K8, K - K8);                                                            \
-        for (int i = 0; i < MR; i++) acc[i][j] = _mm256_fmadd_ps(w[i], x, acc[i][j]);                         \
-      }                                                                                                       \
+    for (int64_t k = K32, a = 0; k < K; k += 8, a++) {                                                        \
+      int tail = K - k < 8;                                                                                   \
+      if (a == 0) STEP(MR, MT, FORMAT, 0, k, tail);                                                           \
+      else if (a == 1) STEP(MR, MT, FORMAT, 1, k, tail);                                                      \
+      else if (a == 2) STEP(MR, MT, FORMAT, 2, k, tail);                                                      \
+      else STEP(MR, MT, FORMAT, 3, k, tail);                                                                  \
     }                                                                                                         \
     for (int i = 0; i < nr; i++)                                                                              \
-      for (int j = 0; j < nt; j++) res[i * nt + j] = hsum(acc[i][j]);                                         \
+      for (int j = 0; j < nt; j++)                                                                            \
+        res[i * nt + j] = hsum(_mm256_add_ps(_mm256_add_ps(acc[i][j][0], acc[i][j][1]), _mm256_add_ps(acc[i][j][2], acc[i][j][3]))); \
   }
 
 DEFINE_TILE(gemv_f32, GEMV_R, 1, BN_F32)
