@@ -84,9 +84,9 @@ DEFINE_TILE(gemm_bf16, GEMM_R, GEMM_T, BN_BF16)
 void bn_float_rows_avx512vnni(const bn_fmat *m, const float *x, int64_t T, int64_t r0, int64_t r1) {
   const int gemv = T == 1;
   const int MR = gemv ? GEMV_R : GEMM_R, MT = gemv ? 1 : GEMM_T;
-  const void *rows[GEMV_R];
+  const void *rows[GEMV_R > GEMM_R ? GEMV_R : GEMM_R];
   const float *xs[GEMM_T];
-  float res[GEMV_R * GEMM_T];
+  float res[(GEMV_R > GEMM_R ? GEMV_R : GEMM_R) * GEMM_T];
   for (int64_t r = r0; r < r1; r += MR) {
     int nr = (int)(r1 - r < MR ? r1 - r : MR);
     for (int i = 0; i < MR; i++) rows[i] = row_at(m, r + (i < nr ? i : nr - 1));
