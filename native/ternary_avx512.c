@@ -7,8 +7,8 @@
  * [128+32p, 160+32p) (TQ2_0: bits 2p; I2_S: bits 6−2p), so these kernels read the activations in that
  * order: bn_tacts.qp, permuted once per call by prep.c. TQ1_0 decodes each block to codes
  * (tq1_avx2.h) and reads q as it is.
- * Tiles: GEMV 4 rows with an accumulator per code plane (16 independent chains hide vpdpbusd's latency;
- * see DEFINE_GEMV), GEMM 4 rows × 4 tokens (each row's code planes serve four tokens, each activation
+ * Tiles: GEMV one row at a time with an accumulator per code plane and two chunks in flight (see
+ * DEFINE_GEMV), GEMM 4 rows × 4 tokens (each row's code planes serve four tokens, each activation
  * vector four rows).
  */
 #include <immintrin.h>
@@ -16,7 +16,7 @@
 #include "ternary_scalar.h"
 #include "tq1_avx2.h"
 
-#define GEMV_R 4
+#define GEMV_R 1
 #define GEMM_R 4
 #define GEMM_T 4
 
@@ -69,39 +69,51 @@ DEFINE_TILE(i2s_gemm, GEMM_R, GEMM_T, 1)
 DEFINE_TILE(i2s_gemm1, 1, GEMM_T, 1)
 
 /*
- * One token (GEMV): code planes are not shifted down. Plane p masked in place is code·4^s (s = p for
- * TQ2_0, 3 − p for I2_S), at most 192, still an unsigned byte; it accumulates in its own register, and
- * the four are combined at the end with exact arithmetic shifts (every lane of plane p's sum is a
- * multiple of 4^s). That saves three shifts per 64 code bytes and gives four independent accumulator
- * chains per row.
+ * One token (GEMV), one row at a time: the rows are contiguous, so the weights are one sequential
+ * stream for the hardware prefetchers (interleaving rows streamed at half the bandwidth from memory).
+ * Code planes are not shifted down: plane p masked in place is code·4^s (s = p for TQ2_0, 3 − p for
+ * I2_S), at most 192, still an unsigned byte; it accumulates in its own register, and the planes are
+ * combined at the end with exact arithmetic shifts (every lane of plane p's sum is a multiple of 4^s).
+ * Two adjacent chunks per step, each with its own four accumulators: eight independent chains hide
+ * vpdpbusd's latency without leaving the stream.
  */
-#define DEFINE_GEMV(NAME, MR, REV)                                                                                        \
+#define GEMV_CHUNK(A, c, REV)                                                                                               \
+  do {                                                                                                                 \
+    __m512i b = _mm512_loadu_si512((const void *)(row0 + (c) * stride));                                              \
+    for (int q = 0; q < 4; q++) {                                                                                      \
+      const int shift = REV ? 6 - 2 * q : 2 * q;                                                                       \
+      __m512i x = _mm512_loadu_si512((const void *)(xs[0] + (c) * BN_CHUNK + 64 * q));                                 \
+      acc[A][q] = _mm512_dpbusd_epi32(acc[A][q], _mm512_and_si512(b, _mm512_set1_epi8((char)(3 << shift))), x);        \
+    }                                                                                                                  \
+  } while (0)
+
+#define DEFINE_GEMV(NAME, REV)                                                                                            \
   static void NAME(const uint8_t *row0, int64_t rstride, const int8_t *const *xs, int64_t nch, int64_t stride,         \
                    int per_row, int nt, int64_t nd, int32_t *raw) {                                                    \
-    (void)nt;                                                                                                          \
-    __m512i acc[MR][4];                                                                                                \
-    for (int i = 0; i < MR; i++)                                                                                       \
-      for (int q = 0; q < 4; q++) acc[i][q] = _mm512_setzero_si512();                                                  \
-    for (int64_t c = 0; c < nch; c++) {                                                                                \
-      const uint8_t *p = row0 + c * stride;                                                                            \
-      __m512i x[4];                                                                                                    \
-      for (int q = 0; q < 4; q++) x[q] = _mm512_loadu_si512((const void *)(xs[0] + c * BN_CHUNK + 64 * q));            \
-      for (int i = 0; i < MR; i++) {                                                                                   \
-        __m512i b = _mm512_loadu_si512((const void *)(p + i * rstride));                                               \
-        for (int q = 0; q < 4; q++) {                                                                                  \
-          const int shift = REV ? 6 - 2 * q : 2 * q;                                                                   \
-          acc[i][q] = _mm512_dpbusd_epi32(acc[i][q], _mm512_and_si512(b, _mm512_set1_epi8((char)(3 << shift))), x[q]); \
-        }                                                                                                              \
-      }                                                                                                                \
+    (void)nt, (void)rstride;                                                                                           \
+    __m512i acc[2][4];                                                                                                 \
+    for (int a = 0; a < 2; a++)                                                                                        \
+      for (int q = 0; q < 4; q++) acc[a][q] = _mm512_setzero_si512();                                                  \
+    int64_t c = 0;                                                                                                     \
+    for (; c + 2 <= nch; c += 2) {                                                                                     \
+      GEMV_CHUNK(0, c, REV);                                                                                                \
+      GEMV_CHUNK(1, c + 1, REV);                                                                                            \
       if (!per_row) {                                                                                                  \
-        for (int i = 0; i < MR; i++) {                                                                                 \
-          raw[i * nd + c] = _mm512_reduce_add_epi32(combine(acc[i], REV));                                             \
-          for (int q = 0; q < 4; q++) acc[i][q] = _mm512_setzero_si512();                                              \
+        for (int a = 0; a < 2; a++) {                                                                                  \
+          raw[c + a] = _mm512_reduce_add_epi32(combine(acc[a], REV));                                                  \
+          for (int q = 0; q < 4; q++) acc[a][q] = _mm512_setzero_si512();                                              \
         }                                                                                                              \
       }                                                                                                                \
     }                                                                                                                  \
-    if (per_row)                                                                                                       \
-      for (int i = 0; i < MR; i++) raw[i * nd] = _mm512_reduce_add_epi32(combine(acc[i], REV));                        \
+    if (c < nch) {                                                                                                     \
+      GEMV_CHUNK(0, c, REV);                                                                                                \
+      if (!per_row) {                                                                                                  \
+        raw[c] = _mm512_reduce_add_epi32(combine(acc[0], REV));                                                        \
+        for (int q = 0; q < 4; q++) acc[0][q] = _mm512_setzero_si512();                                                \
+      }                                                                                                                \
+    }                                                                                                                  \
+    if (per_row) raw[0] = _mm512_reduce_add_epi32(_mm512_add_epi32(combine(acc[0], REV), combine(acc[1], REV)));      \
+    (void)nd;                                                                                                          \
   }
 
 /* Σ_p plane p's sum / 4^s, exactly. */
@@ -113,10 +125,8 @@ static inline __m512i combine(const __m512i acc[4], int rev) {
                           _mm512_add_epi32(_mm512_srai_epi32(acc[2], 4), _mm512_srai_epi32(acc[3], 6)));
 }
 
-DEFINE_GEMV(tq2_gemv, GEMV_R, 0)
-DEFINE_GEMV(tq2_gemv1, 1, 0)
-DEFINE_GEMV(i2s_gemv, GEMV_R, 1)
-DEFINE_GEMV(i2s_gemv1, 1, 1)
+DEFINE_GEMV(tq2_gemv, 0)
+DEFINE_GEMV(i2s_gemv, 1)
 
 /* TQ1_0: codes decoded per row and chunk (tq1_avx2.h), paired into 64-byte vectors, dotted with q in value order. */
 #define DEFINE_TQ1_TILE(NAME, MR, MT)                                                                                   \
@@ -159,7 +169,7 @@ static void avx512_dots(const bn_tmat *m, const bn_tacts *a, int64_t r, int nr, 
   const int64_t K = m->K, nch = K / BN_CHUNK, nd = m->per_row ? 1 : nch;
   const int gemv = a->T == 1;
   const int tq1 = m->format == BN_TQ1_0;
-  const int full = gemv ? GEMV_R : GEMM_R, MT = gemv ? 1 : GEMM_T;
+  const int full = gemv ? (tq1 ? 4 : GEMV_R) : GEMM_R, MT = gemv ? 1 : GEMM_T;
   const int8_t *x = tq1 ? a->q : a->qp;
   const int8_t *xs[GEMM_T];
   for (int j = 0; j < MT; j++) xs[j] = x + (t + (j < nt ? j : nt - 1)) * K;
@@ -174,10 +184,10 @@ static void avx512_dots(const bn_tmat *m, const bn_tacts *a, int64_t r, int nr, 
       if (gemv) (step > 1 ? tq1_gemv : tq1_gemv1)(p, rstride, xs, nch, m->per_row, nt, nd, o);
       else (step > 1 ? tq1_gemm : tq1_gemm1)(p, rstride, xs, nch, m->per_row, nt, nd, o);
     } else if (m->format == BN_TQ2_0) {
-      if (gemv) (step > 1 ? tq2_gemv : tq2_gemv1)(p, rstride, xs, nch, stride, m->per_row, nt, nd, o);
+      if (gemv) tq2_gemv(p, rstride, xs, nch, stride, m->per_row, nt, nd, o);
       else (step > 1 ? tq2_gemm : tq2_gemm1)(p, rstride, xs, nch, stride, m->per_row, nt, nd, o);
     } else {
-      if (gemv) (step > 1 ? i2s_gemv : i2s_gemv1)(p, rstride, xs, nch, stride, m->per_row, nt, nd, o);
+      if (gemv) i2s_gemv(p, rstride, xs, nch, stride, m->per_row, nt, nd, o);
       else (step > 1 ? i2s_gemm : i2s_gemm1)(p, rstride, xs, nch, stride, m->per_row, nt, nd, o);
     }
     i += step;
@@ -191,6 +201,6 @@ static void avx512_dots(const bn_tmat *m, const bn_tacts *a, int64_t r, int nr, 
 #define DOTS avx512_dots
 #define ROWS GEMM_R
 #define TOKS GEMM_T
-#define GEMV_ROWS GEMV_R
+#define GEMV_ROWS 16 /* rows per call of DOTS: the kernel still reads them one by one */
 #define TERNARY_ROWS bn_ternary_rows_avx512vnni
 #include "ternary_driver.h"
