@@ -12,8 +12,8 @@
  * - TQ1_0: each block is first decoded to its 256 codes (base 3: byte·3^n mod 256 by byte additions,
  *   then code = [q ≥ 86] + [q ≥ 171]), then dotted like the others; in a GEMM tile a row's codes serve
  *   every token of the tile.
- * Tiles: GEMV 4 rows × 1 token, GEMM 2 rows × 4 tokens (AVX2 has 16 vector registers); partial tiles
- * repeat their last row or token and drop the extra results.
+ * Tiles: GEMV one row at a time (TQ1_0: four), GEMM 2 rows × 4 tokens (AVX2 has 16 vector registers);
+ * partial tiles repeat their last row or token and drop the extra results.
  */
 #include <immintrin.h>
 
@@ -113,10 +113,64 @@ static inline int32_t hsum(__m256i v) {
         for (int j = 0; j < nt; j++) raw[(i * nt + j) * nd] = hsum(a[i][j].acc);                                          \
   }
 
-DEFINE_TQ2_TILE(tq2_gemv, GEMV_R, 1, 0)
 DEFINE_TQ2_TILE(tq2_gemm, GEMM_R, GEMM_TOKS, 0)
-DEFINE_TQ2_TILE(i2s_gemv, GEMV_R, 1, 1)
 DEFINE_TQ2_TILE(i2s_gemm, GEMM_R, GEMM_TOKS, 1)
+
+/*
+ * One token (GEMV), one row at a time: rows are contiguous, so the weights are one sequential stream
+ * for the prefetchers (interleaved rows streamed at half the bandwidth, see ternary_avx512.c). One
+ * accumulator per code plane for independent chains. With AVX-VNNI the planes are masked in place
+ * (code·4^s ≤ 192, still an unsigned byte) and combined by exact shifts at the end; plain AVX2 shifts
+ * them down (vpmaddubsw's 16-bit sums would overflow with the scaled codes).
+ */
+#if defined(BN_AVXVNNI)
+static inline __m256i combine(const __m256i acc[4], int rev) {
+  if (rev)
+    return _mm256_add_epi32(_mm256_add_epi32(_mm256_srai_epi32(acc[0], 6), _mm256_srai_epi32(acc[1], 4)),
+                            _mm256_add_epi32(_mm256_srai_epi32(acc[2], 2), acc[3]));
+  return _mm256_add_epi32(_mm256_add_epi32(acc[0], _mm256_srai_epi32(acc[1], 2)),
+                          _mm256_add_epi32(_mm256_srai_epi32(acc[2], 4), _mm256_srai_epi32(acc[3], 6)));
+}
+#define PLANE_ACC(a, b, q, x, REV) \
+  (a)[q] = _mm256_dpbusd_avx_epi32((a)[q], _mm256_and_si256((b), _mm256_set1_epi8((char)(3 << (REV ? 6 - 2 * (q) : 2 * (q))))), (x))
+#define PLANE_END(a) ((void)0)
+#define PLANE_TOTAL(a, REV) combine((a), REV)
+#else
+/* 16-bit partial sums per plane within a chunk (at most 2·2·3·128 = 1536), widened at its end. */
+#define PLANE_ACC(a, b, q, x, REV) \
+  part[q] = _mm256_add_epi16(part[q], _mm256_maddubs_epi16(PLANE((b), REV ? 6 - 2 * (q) : 2 * (q)), (x)))
+#define PLANE_END(a)                                                                                   \
+  for (int q = 0; q < 4; q++) {                                                                        \
+    (a)[q] = _mm256_add_epi32((a)[q], _mm256_madd_epi16(part[q], _mm256_set1_epi16(1)));               \
+    part[q] = _mm256_setzero_si256();                                                                  \
+  }
+#define PLANE_TOTAL(a, REV) _mm256_add_epi32(_mm256_add_epi32((a)[0], (a)[1]), _mm256_add_epi32((a)[2], (a)[3]))
+#endif
+
+#define DEFINE_GEMV(NAME, REV)                                                                                    \
+  static void NAME(const uint8_t *row, const int8_t *x, int64_t nch, int64_t stride, int per_row, int32_t *raw) { \
+    __m256i acc[4], part[4];                                                                                   \
+    for (int q = 0; q < 4; q++) acc[q] = part[q] = _mm256_setzero_si256();                                     \
+    (void)part;                                                                                                \
+    for (int64_t c = 0; c < nch; c++) {                                                                        \
+      for (int h = 0; h < 2; h++) {                                                                            \
+        __m256i b = _mm256_loadu_si256((const __m256i *)(row + c * stride + 32 * h));                          \
+        for (int q = 0; q < 4; q++) {                                                                          \
+          __m256i xv = _mm256_loadu_si256((const __m256i *)(x + c * BN_CHUNK + 128 * h + 32 * q));             \
+          PLANE_ACC(acc, b, q, xv, REV);                                                                       \
+        }                                                                                                      \
+      }                                                                                                        \
+      PLANE_END(acc);                                                                                          \
+      if (!per_row) {                                                                                          \
+        raw[c] = hsum(PLANE_TOTAL(acc, REV));                                                                  \
+        for (int q = 0; q < 4; q++) acc[q] = _mm256_setzero_si256();                                           \
+      }                                                                                                        \
+    }                                                                                                          \
+    if (per_row) raw[0] = hsum(PLANE_TOTAL(acc, REV));                                                         \
+  }
+
+DEFINE_GEMV(tq2_gemv, 0)
+DEFINE_GEMV(i2s_gemv, 1)
 
 /* Raw dots of MR rows × MT tokens of TQ1_0, each block decoded once per row (in registers for one token). */
 #define DEFINE_TQ1_TILE(NAME, MR, MT)                                                                                   \
@@ -150,35 +204,44 @@ DEFINE_TQ2_TILE(i2s_gemm, GEMM_R, GEMM_TOKS, 1)
 DEFINE_TQ1_TILE(tq1_gemv, GEMV_R, 1)
 DEFINE_TQ1_TILE(tq1_gemm, GEMM_R, GEMM_TOKS)
 
+/* Rows r..r+nr−1 × tokens t..t+nt−1 (GEMV: up to GEMV_ROWS rows; GEMM: one tile). */
 static void avx_dots(const bn_tmat *m, const bn_tacts *a, int64_t r, int nr, int64_t t, int nt, int32_t *raw) {
   const int64_t K = m->K, nch = K / BN_CHUNK, nd = m->per_row ? 1 : nch;
-  const int gemv = a->T == 1;
-  const int MR = gemv ? GEMV_R : GEMM_R, MT = gemv ? 1 : GEMM_TOKS;
-  const uint8_t *rows[GEMV_R > GEMM_R ? GEMV_R : GEMM_R];
-  const int8_t *xs[GEMM_TOKS > 1 ? GEMM_TOKS : 1];
-  for (int i = 0; i < MR; i++) rows[i] = bn_ternary_row(m, r + (i < nr ? i : nr - 1));
-  for (int j = 0; j < MT; j++) xs[j] = a->q + (t + (j < nt ? j : nt - 1)) * K;
-  if (m->format == BN_TQ1_0) {
-    if (gemv) tq1_gemv(rows, xs, nch, m->per_row, nr, nt, nd, raw);
-    else tq1_gemm(rows, xs, nch, m->per_row, nr, nt, nd, raw);
-    return;
+  const int8_t *xs[GEMM_TOKS];
+  for (int j = 0; j < GEMM_TOKS; j++) xs[j] = a->q + (t + (j < nt ? j : nt - 1)) * K;
+  if (a->T == 1 && m->format != BN_TQ1_0) {
+    for (int i = 0; i < nr; i++) {
+      const uint8_t *row = bn_ternary_row(m, r + i);
+      if (m->format == BN_TQ2_0) tq2_gemv(row, xs[0], nch, BN_TQ2_BYTES, m->per_row, raw + i * nd);
+      else i2s_gemv(row, xs[0], nch, 64, m->per_row, raw + i * nd);
+    }
+  } else {
+    /* tiles of MR rows; a partial tile repeats its last row */
+    const int MR = a->T == 1 ? GEMV_R : GEMM_R;
+    for (int i0 = 0; i0 < nr; i0 += MR) {
+      int n = nr - i0 < MR ? nr - i0 : MR;
+      const uint8_t *rows[GEMV_R > GEMM_R ? GEMV_R : GEMM_R];
+      for (int i = 0; i < MR; i++) rows[i] = bn_ternary_row(m, r + i0 + (i < n ? i : n - 1));
+      int32_t *o = raw + (size_t)i0 * nt * nd;
+      if (m->format == BN_TQ1_0) {
+        if (a->T == 1) tq1_gemv(rows, xs, nch, m->per_row, n, nt, nd, o);
+        else tq1_gemm(rows, xs, nch, m->per_row, n, nt, nd, o);
+      } else if (m->format == BN_TQ2_0) {
+        tq2_gemm(rows, xs, nch, BN_TQ2_BYTES, m->per_row, n, nt, nd, o);
+      } else {
+        i2s_gemm(rows, xs, nch, 64, m->per_row, n, nt, nd, o);
+      }
+    }
   }
-  if (m->format == BN_TQ2_0) {
-    if (gemv) tq2_gemv(rows, xs, nch, BN_TQ2_BYTES, m->per_row, nr, nt, nd, raw);
-    else tq2_gemm(rows, xs, nch, BN_TQ2_BYTES, m->per_row, nr, nt, nd, raw);
-    return;
-  }
-  if (gemv) i2s_gemv(rows, xs, nch, 64, m->per_row, nr, nt, nd, raw);
-  else i2s_gemm(rows, xs, nch, 64, m->per_row, nr, nt, nd, raw);
   /* an I2_S row of 128·odd values ends with half a chunk: one 32-byte group (per_row only) */
-  if (K % BN_CHUNK)
+  if (m->format == BN_I2_S && K % BN_CHUNK)
     for (int i = 0; i < nr; i++)
-      for (int j = 0; j < nt; j++) raw[(i * nt + j) * nd] += bn_i2s_group_dot(rows[i] + nch * 64, xs[j] + nch * BN_CHUNK);
+      for (int j = 0; j < nt; j++) raw[(i * nt + j) * nd] += bn_i2s_group_dot(bn_ternary_row(m, r + i) + nch * 64, xs[j] + nch * BN_CHUNK);
 }
 
 #define DOTS avx_dots
 #define ROWS GEMM_R
 #define TOKS GEMM_TOKS
-#define GEMV_ROWS GEMV_R
+#define GEMV_ROWS 16 /* rows per call of DOTS (TQ2_0 and I2_S read them one by one, TQ1_0 four at a time) */
 #define TERNARY_ROWS SFX(bn_ternary_rows)
 #include "ternary_driver.h"
