@@ -7,7 +7,8 @@
  * subtracted in the epilogue (bitnet.h), as on x86.
  * Layouts are read in place as ternary_avx2.c does (16-byte vectors instead of 32): a TQ2_0 half-block
  * or an I2_S group gives four code planes by shifts, each lining up with 32 consecutive activations;
- * TQ1_0 blocks are decoded to their 256 codes first. Tiles: GEMV 4 rows, GEMM 2 rows × 4 tokens.
+ * TQ1_0 blocks are decoded to their 256 codes first. Tiles: GEMV one row at a time (one stream for the
+ * prefetchers; TQ1_0 four rows), GEMM 2 rows × 4 tokens.
  */
 #include <arm_neon.h>
 
@@ -70,10 +71,31 @@ static inline int8x16_t plane(uint8x16_t b, int shift) {
         for (int j = 0; j < nt; j++) raw[(i * nt + j) * nd] = vaddvq_s32(a[i][j]);                                      \
   }
 
-DEFINE_TQ2_TILE(tq2_gemv, GEMV_R, 1, 0)
 DEFINE_TQ2_TILE(tq2_gemm, GEMM_R, GEMM_T, 0)
-DEFINE_TQ2_TILE(i2s_gemv, GEMV_R, 1, 1)
 DEFINE_TQ2_TILE(i2s_gemm, GEMM_R, GEMM_T, 1)
+
+/* One token (GEMV), one row at a time (one sequential stream for the prefetchers), an accumulator per code plane. */
+#define DEFINE_GEMV(NAME, REV)                                                                                    \
+  static void NAME(const uint8_t *row, const int8_t *x, int64_t nch, int64_t stride, int per_row, int32_t *raw) { \
+    int32x4_t a[4];                                                                                            \
+    for (int p = 0; p < 4; p++) a[p] = vdupq_n_s32(0);                                                         \
+    for (int64_t c = 0; c < nch; c++) {                                                                        \
+      for (int h = 0; h < 2; h++)                                                                              \
+        for (int s = 0; s < 2; s++) {                                                                          \
+          uint8x16_t b = vld1q_u8(row + c * stride + 32 * h + 16 * s);                                         \
+          for (int p = 0; p < 4; p++)                                                                          \
+            a[p] = dot16(a[p], plane(b, REV ? 6 - 2 * p : 2 * p), vld1q_s8(x + c * BN_CHUNK + 128 * h + 32 * p + 16 * s)); \
+        }                                                                                                      \
+      if (!per_row) {                                                                                          \
+        raw[c] = vaddvq_s32(vaddq_s32(vaddq_s32(a[0], a[1]), vaddq_s32(a[2], a[3])));                          \
+        for (int p = 0; p < 4; p++) a[p] = vdupq_n_s32(0);                                                     \
+      }                                                                                                        \
+    }                                                                                                          \
+    if (per_row) raw[0] = vaddvq_s32(vaddq_s32(vaddq_s32(a[0], a[1]), vaddq_s32(a[2], a[3])));                 \
+  }
+
+DEFINE_GEMV(tq2_gemv, 0)
+DEFINE_GEMV(i2s_gemv, 1)
 
 /* code = [q ≥ 86] + [q ≥ 171] (unsigned), from compare masks (0 or all ones, so their sum is −code). */
 static inline uint8x16_t tq1_codes(uint8x16_t q) {
@@ -134,34 +156,42 @@ static void tq1_decode(const uint8_t *blk, uint8_t *codes) {
 DEFINE_TQ1_TILE(tq1_gemv, GEMV_R, 1)
 DEFINE_TQ1_TILE(tq1_gemm, GEMM_R, GEMM_T)
 
+/* Rows r..r+nr−1 × tokens t..t+nt−1 (GEMV: up to GEMV_ROWS rows; GEMM: one tile). */
 static void neon_dots(const bn_tmat *m, const bn_tacts *a, int64_t r, int nr, int64_t t, int nt, int32_t *raw) {
   const int64_t K = m->K, nch = K / BN_CHUNK, nd = m->per_row ? 1 : nch;
-  const int gemv = a->T == 1;
-  const int MR = gemv ? GEMV_R : GEMM_R, MT = gemv ? 1 : GEMM_T;
-  const uint8_t *rows[GEMV_R];
   const int8_t *xs[GEMM_T];
-  for (int i = 0; i < MR; i++) rows[i] = bn_ternary_row(m, r + (i < nr ? i : nr - 1));
-  for (int j = 0; j < MT; j++) xs[j] = a->q + (t + (j < nt ? j : nt - 1)) * K;
-  if (m->format == BN_TQ1_0) {
-    if (gemv) tq1_gemv(rows, xs, nch, m->per_row, nr, nt, nd, raw);
-    else tq1_gemm(rows, xs, nch, m->per_row, nr, nt, nd, raw);
-    return;
+  for (int j = 0; j < GEMM_T; j++) xs[j] = a->q + (t + (j < nt ? j : nt - 1)) * K;
+  if (a->T == 1 && m->format != BN_TQ1_0) {
+    for (int i = 0; i < nr; i++) {
+      const uint8_t *row = bn_ternary_row(m, r + i);
+      if (m->format == BN_TQ2_0) tq2_gemv(row, xs[0], nch, BN_TQ2_BYTES, m->per_row, raw + i * nd);
+      else i2s_gemv(row, xs[0], nch, 64, m->per_row, raw + i * nd);
+    }
+  } else {
+    const int MR = a->T == 1 ? GEMV_R : GEMM_R;
+    for (int i0 = 0; i0 < nr; i0 += MR) {
+      int n = nr - i0 < MR ? nr - i0 : MR;
+      const uint8_t *rows[GEMV_R > GEMM_R ? GEMV_R : GEMM_R];
+      for (int i = 0; i < MR; i++) rows[i] = bn_ternary_row(m, r + i0 + (i < n ? i : n - 1));
+      int32_t *o = raw + (size_t)i0 * nt * nd;
+      if (m->format == BN_TQ1_0) {
+        if (a->T == 1) tq1_gemv(rows, xs, nch, m->per_row, n, nt, nd, o);
+        else tq1_gemm(rows, xs, nch, m->per_row, n, nt, nd, o);
+      } else if (m->format == BN_TQ2_0) {
+        tq2_gemm(rows, xs, nch, BN_TQ2_BYTES, m->per_row, n, nt, nd, o);
+      } else {
+        i2s_gemm(rows, xs, nch, 64, m->per_row, n, nt, nd, o);
+      }
+    }
   }
-  if (m->format == BN_TQ2_0) {
-    if (gemv) tq2_gemv(rows, xs, nch, BN_TQ2_BYTES, m->per_row, nr, nt, nd, raw);
-    else tq2_gemm(rows, xs, nch, BN_TQ2_BYTES, m->per_row, nr, nt, nd, raw);
-    return;
-  }
-  if (gemv) i2s_gemv(rows, xs, nch, 64, m->per_row, nr, nt, nd, raw);
-  else i2s_gemm(rows, xs, nch, 64, m->per_row, nr, nt, nd, raw);
-  if (K % BN_CHUNK) /* an I2_S row of 128·odd values ends with one 32-byte group (per_row only) */
+  if (m->format == BN_I2_S && K % BN_CHUNK) /* an I2_S row of 128·odd values ends with one 32-byte group (per_row only) */
     for (int i = 0; i < nr; i++)
-      for (int j = 0; j < nt; j++) raw[(i * nt + j) * nd] += bn_i2s_group_dot(rows[i] + nch * 64, xs[j] + nch * BN_CHUNK);
+      for (int j = 0; j < nt; j++) raw[(i * nt + j) * nd] += bn_i2s_group_dot(bn_ternary_row(m, r + i) + nch * 64, xs[j] + nch * BN_CHUNK);
 }
 
 #define DOTS neon_dots
 #define ROWS GEMM_R
 #define TOKS GEMM_T
-#define GEMV_ROWS GEMV_R
+#define GEMV_ROWS 16 /* rows per call of DOTS (TQ2_0 and I2_S read them one by one, TQ1_0 four at a time) */
 #define TERNARY_ROWS SFX(bn_ternary_rows)
 #include "ternary_driver.h"
