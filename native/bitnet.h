@@ -105,7 +105,7 @@ typedef struct {
   const char *name;
   /* Whether ternary_rows reads bn_tacts.qp (TQ2_0 and I2_S only; TQ1_0 always reads q). */
   int perm;
-  void (*ternary_rows)(const bn_tmat *m, const bn_tacts *a, int64_t r0, int64_t r1);
+  int (*ternary_rows)(const bn_tmat *m, const bn_tacts *a, int64_t r0, int64_t r1); /* 0, or -1: out of memory */
   void (*float_rows)(const bn_fmat *m, const float *x, int64_t T, int64_t r0, int64_t r1);
   void (*q8_rows)(const bn_q8mat *m, int64_t r0, int64_t r1);
   /* scratch: at least bn_attn_scratch_floats(len, nh, hd) floats, 64-aligned */
@@ -119,7 +119,7 @@ static inline size_t bn_attn_scratch_floats(int64_t len, int64_t nh, int64_t hd)
 
 /* ---- the kernel sets: each ISA's functions (cpu.c builds the tables and chooses) ---- */
 #define BN_DECLARE_ISA(sfx) \
-  void bn_ternary_rows_##sfx(const bn_tmat *m, const bn_tacts *a, int64_t r0, int64_t r1); \
+  int bn_ternary_rows_##sfx(const bn_tmat *m, const bn_tacts *a, int64_t r0, int64_t r1); \
   void bn_float_rows_##sfx(const bn_fmat *m, const float *x, int64_t T, int64_t r0, int64_t r1); \
   void bn_q8_rows_##sfx(const bn_q8mat *m, int64_t r0, int64_t r1); \
   void bn_attention_item_##sfx(const bn_attn *a, int64_t t, int64_t g, int64_t h0, int64_t nh, float *scratch);
@@ -127,12 +127,12 @@ BN_DECLARE_ISA(generic)
 #if defined(BN_X86_SETS)
 BN_DECLARE_ISA(avx2)
 BN_DECLARE_ISA(avx512vnni)
-void bn_ternary_rows_avxvnni(const bn_tmat *m, const bn_tacts *a, int64_t r0, int64_t r1);
+int bn_ternary_rows_avxvnni(const bn_tmat *m, const bn_tacts *a, int64_t r0, int64_t r1);
 void bn_q8_rows_avxvnni(const bn_q8mat *m, int64_t r0, int64_t r1);
 #endif
 #if defined(BN_ARM_SETS)
 BN_DECLARE_ISA(neon)
-void bn_ternary_rows_neondot(const bn_tmat *m, const bn_tacts *a, int64_t r0, int64_t r1);
+int bn_ternary_rows_neondot(const bn_tmat *m, const bn_tacts *a, int64_t r0, int64_t r1);
 void bn_q8_rows_neondot(const bn_q8mat *m, int64_t r0, int64_t r1);
 #endif
 

@@ -132,7 +132,7 @@ static int ternary_range(void *p, int lane, int64_t i0, int64_t i1) {
     int64_t N = j->mats[k].N;
     if (i0 < base + N) {
       int64_t r1 = i1 < base + N ? i1 : base + N;
-      j->isa->ternary_rows(&j->mats[k], j->acts, i0 - base, r1 - base);
+      if (j->isa->ternary_rows(&j->mats[k], j->acts, i0 - base, r1 - base) != 0) return -1;
       i0 = r1;
     }
     base += N;
@@ -158,8 +158,7 @@ int bn_run_ternary(bn_ctx *c, bn_tmat *mats, int count, const int8_t *q, const f
   j.acts = &acts;
   /* GEMV rows in chunks of 16 or more; GEMM chunks of 4-row tiles */
   int64_t chunk = chunk_for(c, rows, 8);
-  parallel_for(c, rows, chunk < 16 && T == 1 ? 16 : chunk, T == 1 ? 16 : 4, rows * K * T, COST_MAC, ternary_range, &j);
-  return 0;
+  return parallel_for(c, rows, chunk < 16 && T == 1 ? 16 : chunk, T == 1 ? 16 : 4, rows * K * T, COST_MAC, ternary_range, &j) ? -1 : 0;
 }
 
 /* ---- float and Q8_0 ---- */

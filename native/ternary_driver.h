@@ -12,17 +12,17 @@
  */
 #include <stdlib.h>
 
-void TERNARY_ROWS(const bn_tmat *m, const bn_tacts *a, int64_t r0, int64_t r1) {
+int TERNARY_ROWS(const bn_tmat *m, const bn_tacts *a, int64_t r0, int64_t r1) {
   const int64_t T = a->T;
   const int64_t nd = m->per_row ? 1 : m->K / BN_CHUNK;
   const int rows = T == 1 ? GEMV_ROWS : ROWS;
   const int toks = T == 1 ? 1 : TOKS;
   int32_t stack_raw[4096];
   int32_t *raw = stack_raw;
-  size_t need = (size_t)(rows * toks * nd);
+  size_t need = (size_t)(rows * toks * nd); /* past the stack buffer only for per-chunk rows of over 64Ki values */
   if (need > sizeof stack_raw / sizeof *stack_raw) {
     raw = (int32_t *)malloc(need * sizeof *raw);
-    if (!raw) return; /* api.c sizes tiles so that this cannot happen for sane K; leave the output as is */
+    if (!raw) return -1;
   }
   for (int64_t r = r0; r < r1; r += rows) {
     int nr = (int)(r1 - r < rows ? r1 - r : rows);
@@ -34,4 +34,5 @@ void TERNARY_ROWS(const bn_tmat *m, const bn_tacts *a, int64_t r0, int64_t r1) {
     }
   }
   if (raw != stack_raw) free(raw);
+  return 0;
 }
