@@ -114,7 +114,7 @@ typedef struct {
 
 /* Floats of scratch one attention item needs. */
 static inline size_t bn_attn_scratch_floats(int64_t len, int64_t nh, int64_t hd) {
-  return (size_t)(nh * (len + 16) + 2 * hd + 64);
+  return (size_t)(nh * (len + 16) + 32 * hd + 64); /* scores, a block of widened rows (attention_impl.h) */
 }
 
 /* ---- the kernel sets: each ISA's functions (cpu.c builds the tables and chooses) ---- */

@@ -213,8 +213,8 @@ int bn_run_q8(bn_ctx *c, bn_q8mat *m, const float *x) {
 typedef struct {
   const bn_isa *isa;
   const bn_attn *a;
-  /* items: (token, head group); per_head: one query head an item (few tokens), else the G heads of a KV head */
-  int per_head;
+  /* items: (token, KV head, a group of `group` of its query heads); the queries of an item share the key and value rows they read */
+  int64_t group;
   float *scratch;
   size_t lane_floats;
 } attn_job;
@@ -222,24 +222,30 @@ typedef struct {
 static int attention_range(void *p, int lane, int64_t i0, int64_t i1) {
   attn_job *j = (attn_job *)p;
   const bn_attn *a = j->a;
-  const int64_t G = a->H / a->HKV, per_token = j->per_head ? a->H : a->HKV;
+  const int64_t G = a->H / a->HKV, per_token = a->H / j->group;
   float *s = j->scratch + (size_t)lane * j->lane_floats;
   for (int64_t i = i0; i < i1; i++) {
     int64_t t = a->T - 1 - i / per_token; /* the longest rows first, so the short ones fill in at the end */
-    int64_t k = i % per_token;
-    if (j->per_head) j->isa->attention_item(a, t, k / G, k, 1, s);
-    else j->isa->attention_item(a, t, k, k * G, G, s);
+    int64_t h0 = (i % per_token) * j->group;
+    j->isa->attention_item(a, t, h0 / G, h0, j->group, s);
   }
   return 0;
 }
 
+/* The largest divisor of G giving at least 4 items a lane (decode: few tokens), or G. */
+static int64_t attention_group(int64_t G, int64_t T, int64_t HKV, int lanes) {
+  for (int64_t d = G; d > 1; d--)
+    if (G % d == 0 && T * HKV * (G / d) >= 4 * (int64_t)lanes) return d;
+  return lanes > 1 ? 1 : G;
+}
+
 int bn_run_attention(bn_ctx *c, const bn_attn *a) {
   const int64_t G = a->H / a->HKV, len = a->pos0 + a->T;
-  attn_job j = {c->isa, a, a->T * a->HKV < 4 * (int64_t)c->lanes, NULL, 0};
-  j.lane_floats = (bn_attn_scratch_floats(len, j.per_head ? 1 : G, a->hd) + 15) & ~(size_t)15;
+  attn_job j = {c->isa, a, attention_group(G, a->T, a->HKV, c->lanes), NULL, 0};
+  j.lane_floats = (bn_attn_scratch_floats(len, j.group, a->hd) + 15) & ~(size_t)15;
   j.scratch = (float *)scratch(c, BN_SCRATCH_ATTN, (size_t)c->lanes * j.lane_floats * sizeof(float));
   if (!j.scratch) return -1;
-  int64_t items = a->T * (j.per_head ? a->H : a->HKV);
+  int64_t items = a->T * (a->H / j.group);
   int64_t work = a->T * a->H * len * a->hd * 2;
   parallel_for(c, items, 1, 1, work, COST_MAC, attention_range, &j);
   return 0;

@@ -1,8 +1,9 @@
 // The arm64 kernel sets (NEON, NEON with dotprod), which no test machine here runs natively: the C
 // sources are cross-compiled with aarch64-linux-gnu-gcc (as binding.gyp compiles them) together with
-// native/check_kernels.c, which holds every set the (emulated) CPU runs to the portable kernels bit for
-// bit (ternary, Q8_0, attention) and float matmuls to their bound and to batch invariance; then run
-// under qemu-aarch64 with a CPU that has dotprod and one that has not. Skipped where the cross
+// native/check_kernels.c, which holds every set the (emulated) CPU runs to the portable kernels (ternary
+// and Q8_0 bit for bit, attention within 1e-5 and the same bits in chunks, float matmuls within their
+// bound and batch-invariant), then run under qemu-aarch64 with a CPU that has dotprod and one that has
+// not. Skipped where the cross
 // toolchain or qemu is missing (Debian: gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user).
 import { test } from "node:test";
 import assert from "node:assert/strict";
