@@ -3,8 +3,8 @@
 // native/check_kernels.c, which holds every set the (emulated) CPU runs to the portable kernels (ternary
 // and Q8_0 bit for bit, attention within 1e-5 and the same bits in chunks, float matmuls within their
 // bound and batch-invariant), then run under qemu-aarch64 with a CPU that has dotprod and one that has
-// not. Skipped where the cross
-// toolchain or qemu is missing (Debian: gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user).
+// not. Skipped where the cross toolchain or qemu is missing (Debian: gcc-aarch64-linux-gnu
+// libc6-dev-arm64-cross qemu-user).
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
