@@ -4,13 +4,13 @@
 # built for the baseline of its architecture and loads on any CPU of it.
 {
   "variables": {
-    "common_cflags": ["-std=gnu11", "-O3", "-ffp-contract=off", "-fno-math-errno", "-fPIC", "-Wall", "-Wextra", "-Wno-unused-parameter", "-Wno-psabi"],
+    "common_cflags": ["-std=gnu11", "-O3", "-ffp-contract=off", "-fno-math-errno", "-fno-trapping-math", "-fPIC", "-Wall", "-Wextra", "-Wno-unused-parameter", "-Wno-psabi"],
     "x86_base": ["-mavx2", "-mfma", "-mf16c", "-mbmi2"]
   },
   "target_defaults": {
     "cflags_c": ["<@(common_cflags)"],
     "xcode_settings": {
-      "OTHER_CFLAGS": ["-std=gnu11", "-O3", "-ffp-contract=off", "-fno-math-errno"],
+      "OTHER_CFLAGS": ["-std=gnu11", "-O3", "-ffp-contract=off", "-fno-math-errno", "-fno-trapping-math"],
       "MACOSX_DEPLOYMENT_TARGET": "11.0"
     }
   },
