@@ -18,7 +18,7 @@ const tools = has("aarch64-linux-gnu-gcc", "--version") && has("qemu-aarch64", "
 
 const BASE = ["check_kernels", "jobs", "pool", "cpu", "ops", "prep", "ternary_generic", "float_generic", "q8_generic", "attention_generic", "ternary_neon", "float_neon", "q8_neon", "attention_neon"];
 const DOTPROD = ["ternary_neondot", "q8_neondot"];
-const FLAGS = ["-std=gnu11", "-O2", "-ffp-contract=off", "-fno-math-errno", "-Wall", "-Wextra", "-Werror", "-Wno-unused-parameter", "-Wno-psabi", "-DBN_ARM_SETS"];
+const FLAGS = ["-std=gnu11", "-O2", "-ffp-contract=off", "-fno-math-errno", "-fno-trapping-math", "-Wall", "-Wextra", "-Werror", "-Wno-unused-parameter", "-Wno-psabi", "-DBN_ARM_SETS"];
 
 test("arm64: the NEON kernel sets compile warning-free and agree with the portable kernels under qemu", { skip: !tools && "no aarch64 cross compiler or qemu-aarch64", timeout: 600_000 }, () => {
   const dir = mkdtempSync(join(tmpdir(), "bitnet-arm64-"));
