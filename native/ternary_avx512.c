@@ -36,7 +36,9 @@
     for (int64_t c = 0; c < nch; c++) {                                                                                \
       const uint8_t *p = row0 + c * stride;                                                                            \
       __m512i b[MR];                                                                                                   \
-      for (int i = 0; i < MR; i++) b[i] = _mm512_loadu_si512((const void *)(p + i * rstride));                         \
+      for (int i = 0; i < MR; i++) /* as two halves: see GEMV_CHUNK */                                                \
+        b[i] = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(p + i * rstride))),      \
+                                  _mm256_loadu_si256((const __m256i *)(p + i * rstride + 32)), 1);                     \
       for (int q = 0; q < 4; q++) {                                                                                    \
         const int shift = REV ? 6 - 2 * q : 2 * q;                                                                     \
         if (MT == 1) {                                                                                                 \
