@@ -47,6 +47,7 @@ export function registerServe(program: Command): void {
       modelId: flags.alias,
     });
     const kv = (model.kvBytesPerSequence / 2 ** 20).toFixed(1);
+    if (model.fallbackReason) process.stderr.write(`bitnet serve: note: ${model.fallbackReason}\n`);
     process.stderr.write(
       `bitnet serve: ${model.fileName} (${model.backend} ×${model.threads}), ${model.parallel} sequences of ${model.contextLength} tokens (KV cache ${kv} MiB each) on ${server.url}\n`,
     );

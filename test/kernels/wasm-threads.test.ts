@@ -61,13 +61,13 @@ test("createNodeKernels adds threads to the wasm choice, and leaves the referenc
   const { createNodeKernels } = await import("../../src/node/kernels.ts");
   const { ThreadedWasmKernels } = await import("../../src/node/wasm-threads.ts");
   const { refKernels } = await import("../../src/kernels/ref.ts");
-  const two = await createNodeKernels({ threads: 2 });
+  const two = await createNodeKernels({ threads: 2, backend: "wasm" });
   assert.ok(two.kernels instanceof ThreadedWasmKernels);
   assert.equal(two.kernels.name, "wasm-relaxed-simd");
   assert.equal(two.kernels.threads, 2);
   assert.equal(two.fallbackReason, null);
   await two.kernels.close?.();
-  const one = await createNodeKernels({ threads: 1 });
+  const one = await createNodeKernels({ threads: 1, backend: "wasm" });
   assert.ok(!(one.kernels instanceof ThreadedWasmKernels));
   assert.equal(one.kernels.threads, 1);
   const ref = await createNodeKernels({ backend: "ref", threads: 4 });
@@ -86,5 +86,5 @@ test("BITNET_KERNELS picks the backend, and a bad value is an error naming the v
   const { backendFromEnv } = await import("../../src/node/kernels.ts");
   assert.equal(backendFromEnv({ BITNET_KERNELS: "ref" }), "ref");
   assert.equal(backendFromEnv({}), undefined);
-  assert.throws(() => backendFromEnv({ BITNET_KERNELS: "gpu" }), /BITNET_KERNELS must be one of wasm, ref, got "gpu"/);
+  assert.throws(() => backendFromEnv({ BITNET_KERNELS: "gpu" }), /BITNET_KERNELS must be one of native, wasm, ref, got "gpu"/);
 });

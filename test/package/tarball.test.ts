@@ -9,7 +9,7 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { build } from "esbuild";
@@ -84,7 +84,7 @@ describe("the packed tarball, installed into a fresh project", { timeout: 900_00
     // A copy of what npm packs from (and builds with), sharing node_modules.
     const copy = join(work, "repo");
     mkdirSync(copy);
-    for (const entry of ["src", "bin", "scripts", "models", "data", "package.json", "package-lock.json", "tsconfig.json", "tsconfig.build.json", "README.md"]) {
+    for (const entry of ["src", "bin", "scripts", "native", "binding.gyp", "models", "data", "package.json", "package-lock.json", "tsconfig.json", "tsconfig.build.json", "README.md"]) {
       cpSync(join(repo, entry), join(copy, entry), { recursive: true, filter: (f) => !f.includes(`${join("src", "web", "generated")}`) && !f.includes(join("wasm", "generated")) });
     }
     symlinkSync(join(repo, "node_modules"), join(copy, "node_modules"));
@@ -108,12 +108,19 @@ describe("the packed tarball, installed into a fresh project", { timeout: 900_00
     test(`a plain .mjs import generates under ${label}`, async () => {
       const out = JSON.parse(await ok(node(), ["consumer.mjs"], app));
       assert.match(out.node, label === "Node 22" ? /^v22\./ : /^v24\./);
-      assert.match(out.backend, /^wasm-/);
+      // The native kernels where the install step could build them (it can here), else WebAssembly.
+      assert.match(out.backend, /^(native|wasm)-/);
       assert.ok(out.text.length > 0, "some text was generated");
       assert.equal(out.typed, true, "a bad file is an InvalidFileError");
       assert.match(out.message, /<buffer>: /);
     });
   }
+
+  test("the tarball carries the native sources, and its install step built them or said why not", () => {
+    const pkg = join(app, "node_modules", "bitnet-ts");
+    for (const f of ["native/api.c", "binding.gyp", "scripts/build-native.mjs", "dist/index.d.ts", "models/bitnet-default.gguf"]) assert.ok(existsSync(join(pkg, f)), f);
+    assert.ok(!existsSync(join(pkg, "src")) && !existsSync(join(pkg, "test")), "no sources or tests in the package");
+  });
 
   test("the packaged bitnet command runs the embedded model, and a bad flag is one line", async () => {
     const bin = join(app, "node_modules", ".bin", "bitnet");

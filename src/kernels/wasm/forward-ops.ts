@@ -19,7 +19,7 @@
  *   (the score error moves each weight by at most a factor e^{±2Δs}; the rest is the exp, the
  *   normalization, and the float32 sums of ours, blocked by 64 keys, and of the reference, sequential).
  *   Typical errors are far smaller: about 3e-7 of Σ w·|v| at the 2B4T shape up to len 2048, under 1%
- *   of the bound (test/kernels/attention-wasm.test.ts).
+ *   of the bound (test/kernels/attention.test.ts).
  * Not here: matmuls (kernels.ts).
  */
 import { quantizeActivationsRef, rmsnormQuantizeRef } from "../activations.ts";

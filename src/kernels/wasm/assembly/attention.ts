@@ -2,7 +2,7 @@
  * Causal grouped-query attention over the KV cache for T query tokens at positions pos0.., in float32
  * SIMD: QKᵀ, softmax, ·V. The reference is src/kernels/attention.ts; the results differ from it by
  * rounding only (float32 dot products and an approximate exp instead of float64), within the bound
- * stated in src/kernels/wasm/forward-ops.ts and tested in test/kernels/attention-wasm.test.ts.
+ * stated in src/kernels/wasm/forward-ops.ts and tested in test/kernels/attention.test.ts.
  *
  * The work is cut into tiles of four queries that read the same KV head (the heads of a GQA group, then
  * the next tokens), so that every key and value row loaded serves four queries: the four are the four

@@ -1,38 +1,39 @@
-// The wasm forward-pass ops other than matmuls and attention, against the TypeScript reference: RMSNorm
-// fused with int8 quantization and quantization alone (both modes), RoPE (NEOX and NORM), ReLU², the
-// residual add and f32 → f16, bit for bit; SiLU within 1 ulp (its exp is the module's own, see
-// src/kernels/wasm/assembly/pointwise.ts). Both builds; buffers inside the kernels' memory and outside.
-// Also where a model's run state goes: into the kernels' memory when it has room, ordinary arrays otherwise.
+// Every backend's forward-pass ops other than matmuls and attention (test/kernels/backends.ts), against
+// the TypeScript reference: RMSNorm fused with int8 quantization and quantization alone (both modes),
+// RoPE (NEOX and NORM), ReLU², the residual add and f32 → f16, bit for bit; SiLU within 1 ulp (both
+// backends use their own exp: src/kernels/wasm/assembly/pointwise.ts, native/bn_math.h). For the wasm
+// kernels, buffers inside their memory (in place) and outside (copied). Also the wasm module's exp,
+// and where a model's run state goes: into the wasm memory when it has room, ordinary arrays otherwise.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { allocActivations, quantizeActivationsRef, rmsnormQuantizeRef } from "../../src/kernels/activations.ts";
 import { addInPlace, encodeF16, gatedActivation, rmsnorm, rope, ropeTable } from "../../src/kernels/ops.ts";
 import type { ActQuantMode, QuantizedActivations } from "../../src/kernels/types.ts";
-import { createWasmKernels, type WasmKernels } from "../../src/kernels/wasm/kernels.ts";
-import type { WasmSimd } from "../../src/kernels/wasm/module.ts";
+import type { Kernels } from "../../src/kernels/types.ts";
+import { createWasmKernels } from "../../src/kernels/wasm/kernels.ts";
 import { loadModel } from "../../src/index.ts";
 import { refKernels } from "../../src/kernels/ref.ts";
 import { RunState } from "../../src/model/forward.ts";
 import { f32FromBits } from "../../src/quant/half.ts";
 import { gaussian, prng } from "../helpers/prng.ts";
+import { BACKENDS, withKernels } from "./backends.ts";
 import { firstBitDifference } from "./helpers.ts";
 import { fixturePath } from "../helpers/fixtures.ts";
 
-const BUILDS: WasmSimd[] = ["relaxed", "simd128"];
-
-/** A Float32Array in the kernels' memory holding `src`, so that the op works in place. */
-function resident(k: WasmKernels, src: Float32Array): Float32Array {
-  const b = k.allocState(src.byteLength, 64);
-  assert.ok(b);
+/** A Float32Array in the kernels' memory holding `src`, so that the op works in place; a copy for kernels without memory of their own. */
+function resident(k: Kernels, src: Float32Array): Float32Array {
+  const b = k.allocState?.(src.byteLength, 64);
+  if (!b) return src.slice();
   const v = new Float32Array(b.buffer, b.byteOffset, src.length);
   v.set(src);
   return v;
 }
 
-/** Activations whose three arrays live in the kernels' memory. */
-function residentActivations(k: WasmKernels, tokens: number, cols: number): QuantizedActivations {
+/** Activations whose three arrays live in the kernels' memory (ordinary arrays for kernels without memory of their own). */
+function residentActivations(k: Kernels, tokens: number, cols: number): QuantizedActivations {
+  if (!k.allocState) return allocActivations(tokens, cols);
   return allocActivations(tokens, cols, (bytes) => {
-    const b = k.allocState(bytes, 64);
+    const b = k.allocState?.(bytes, 64);
     assert.ok(b);
     return b;
   });
@@ -64,10 +65,9 @@ function activationRows(rand: () => number, T: number, n: number): Float32Array 
   return x;
 }
 
-for (const simd of BUILDS) {
-  test(`${simd}: rmsnorm + quantization is bit-identical to rmsnorm then quantizeActivations, both modes`, async () => {
-    const k = await createWasmKernels({ simd, shared: true });
-    const rand = prng(simd === "relaxed" ? 1 : 2);
+for (const [b, backend] of BACKENDS.entries()) {
+  test(`${backend.label}: rmsnorm + quantization is bit-identical to rmsnorm then quantizeActivations, both modes`, () => withKernels(backend, (k) => {
+    const rand = prng(1 + b);
     for (const mode of ["token", "block256"] as ActQuantMode[]) {
       const widths = mode === "token" ? [4, 7, 100, 256, 1000, 2560] : [256, 512, 2560, 6912];
       for (const n of widths) {
@@ -99,11 +99,10 @@ for (const simd of BUILDS) {
         }
       }
     }
-  });
+  }));
 
-  test(`${simd}: quantizeActivations is bit-identical, including ties, zero rows and blocks, and tiny block maxima`, async () => {
-    const k = await createWasmKernels({ simd, shared: true });
-    const rand = prng(simd === "relaxed" ? 3 : 4);
+  test(`${backend.label}: quantizeActivations is bit-identical, including ties, zero rows and blocks, and tiny block maxima`, () => withKernels(backend, (k) => {
+    const rand = prng(3 + b);
     const n = 512;
     const rows: Float32Array[] = [];
     // ties: with amax 127 the per-token scale is 1 (and the block scale -1), so k + 0.5 is a tie
@@ -132,31 +131,31 @@ for (const simd of BUILDS) {
       k.quantizeActivations(resident(k, all), rows.length, n, mode, got);
       assertSameActivations(got, want, `${mode}, all rows, in place`);
     }
-  });
+  }));
 }
 
-test("non-finite activations raise the reference's error, fused or not", async () => {
-  const k = await createWasmKernels({ simd: "relaxed", shared: true });
-  const x = new Float32Array(512).fill(1);
-  x[300] = NaN;
-  for (const mode of ["token", "block256"] as ActQuantMode[]) {
-    assert.throws(() => k.quantizeActivations(x, 1, 512, mode, allocActivations(1, 512)), /activations: non-finite activation NaN at index 300/);
-    const y = new Float32Array(512).fill(1);
-    y[7] = Infinity; // the row's scale becomes 0, and ∞·0 is NaN
-    const w = new Float32Array(512).fill(1);
-    assert.throws(() => rmsnormQuantizeRef(new Float32Array(512), y, w, 1, 512, 1e-5, mode, allocActivations(1, 512)), /activations: non-finite activation NaN at index 7$/);
-    assert.throws(() => k.rmsnormQuantize(new Float32Array(512), y, w, 1, 512, 1e-5, mode, allocActivations(1, 512)), /activations: non-finite activation NaN at index 7$/);
-  }
-  assert.throws(() => k.quantizeActivations(new Float32Array(300), 1, 300, "block256", allocActivations(1, 300)), /not a multiple of the block size 256/);
-});
+for (const backend of BACKENDS.filter((b) => b.threads === 1)) {
+  test(`${backend.label}: non-finite activations raise the reference's error, fused or not`, () => withKernels(backend, (k) => {
+    const x = new Float32Array(512).fill(1);
+    x[300] = NaN;
+    for (const mode of ["token", "block256"] as ActQuantMode[]) {
+      assert.throws(() => k.quantizeActivations(x, 1, 512, mode, allocActivations(1, 512)), /activations: non-finite activation NaN at index 300/);
+      const y = new Float32Array(512).fill(1);
+      y[7] = Infinity; // the row's scale becomes 0, and ∞·0 is NaN
+      const w = new Float32Array(512).fill(1);
+      assert.throws(() => rmsnormQuantizeRef(new Float32Array(512), y, w, 1, 512, 1e-5, mode, allocActivations(1, 512)), /activations: non-finite activation NaN at index 7$/);
+      assert.throws(() => k.rmsnormQuantize(new Float32Array(512), y, w, 1, 512, 1e-5, mode, allocActivations(1, 512)), /activations: non-finite activation NaN at index 7$/);
+    }
+    assert.throws(() => k.quantizeActivations(new Float32Array(300), 1, 300, "block256", allocActivations(1, 300)), /not a multiple of the block size 256/);
+  }));
+}
 
-for (const simd of BUILDS) {
-  test(`${simd}: RoPE is bit-identical in both pairings, for full and partial rotary dims`, async () => {
-    const k = await createWasmKernels({ simd, shared: true });
-    const rand = prng(simd === "relaxed" ? 5 : 6);
+for (const [b, backend] of BACKENDS.entries()) {
+  test(`${backend.label}: RoPE is bit-identical in both pairings, for full and partial rotary dims`, () => withKernels(backend, (k) => {
+    const rand = prng(5 + b);
     for (const [hd, dims] of [[64, 64], [128, 128], [64, 32], [16, 6], [8, 2]]) {
       const table = ropeTable(300, dims, 10000 + 490000 * rand());
-      const residentTable = ropeTable(300, dims, 10000, (bytes) => k.allocState(bytes, 64) as Uint8Array);
+      const residentTable = ropeTable(300, dims, 10000, k.allocState ? (bytes) => k.allocState?.(bytes, 64) as Uint8Array : undefined);
       residentTable.cos.set(table.cos);
       residentTable.sin.set(table.sin);
       for (const pairing of ["neox", "norm"] as const) {
@@ -173,11 +172,10 @@ for (const simd of BUILDS) {
         }
       }
     }
-  });
+  }));
 
-  test(`${simd}: ReLU², the residual add and f32 → f16 are bit-identical; SiLU within 1 ulp`, async () => {
-    const k = await createWasmKernels({ simd, shared: true });
-    const rand = prng(simd === "relaxed" ? 7 : 8);
+  test(`${backend.label}: ReLU², the residual add and f32 → f16 are bit-identical; SiLU within 1 ulp`, () => withKernels(backend, (k) => {
+    const rand = prng(7 + b);
     const n = 200_003;
     const special = [0, -0, NaN, Infinity, -Infinity, 1e-40, -1e-40, 88, -88, 100, -100, 745, -745, 1e30, -1e30, 3.4e38];
     const gate = gaussian(rand, n, 4);
@@ -208,11 +206,15 @@ for (const simd of BUILDS) {
     const got = x.slice();
     k.addInPlace(got, y, 1001);
     assert.equal(firstBitDifference(got, sum, 1001), -1, "add");
-  });
+    const big = gaussian(rand, 300_001), bigY = gaussian(rand, 300_001); // large enough to be split across threads
+    const bigSum = big.slice();
+    addInPlace(bigSum, bigY, 300_001);
+    k.addInPlace(big, bigY, 300_001);
+    assert.equal(firstBitDifference(big, bigSum, 300_001), -1, "add, 300001 values");
+  }));
 
-  test(`${simd}: f32 → f16 matches src/quant/half.ts bit for bit near every rounding boundary`, async () => {
-    const k = await createWasmKernels({ simd, shared: true });
-    const rand = prng(simd === "relaxed" ? 9 : 10);
+  test(`${backend.label}: f32 → f16 matches src/quant/half.ts bit for bit near every rounding boundary`, () => withKernels(backend, (k) => {
+    const rand = prng(9 + b);
     const values: number[] = [NaN, -NaN, Infinity, -Infinity, 0, -0, 65504, 65519.996, 65520, -65520, 2 ** -24, 2 ** -25, 2 ** -26, 3 * 2 ** -26];
     // every exponent, with the low 13 mantissa bits around the half-way point, and odd/even kept bits
     for (let e = 0; e < 256; e++) {
@@ -227,7 +229,7 @@ for (const simd of BUILDS) {
     const got = new Uint16Array(src.length + 5);
     k.f32ToF16(src, got, 5, src.length);
     for (let i = 0; i < want.length; i++) assert.equal(got[i], want[i], `f16 of ${src[i - 5]}: ${got[i].toString(16)} vs ${want[i].toString(16)}`);
-  });
+  }));
 }
 
 test("the module's float64 exp is within 1 ulp of Math.exp, with the same overflow, underflow and NaN", async () => {
