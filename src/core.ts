@@ -7,18 +7,7 @@ import type { GGUFFile } from "./formats/gguf/reader.ts";
 import { BitNetModel, type ModelOptions } from "./model/model.ts";
 
 export { BitNetModel, type LoadProgressEvent, type ModelOptions } from "./model/model.ts";
-export {
-  BitNetError,
-  ChatTemplateError,
-  ConcurrencyError,
-  ContextOverflowError,
-  DisposedError,
-  InvalidArgumentError,
-  InvalidFileError,
-  MemoryLimitError,
-  TruncatedFileError,
-  UnsupportedModelError,
-} from "./errors.ts";
+export * from "./errors.ts";
 export type { ModelConfig } from "./model/config.ts";
 export type { ChatMessage } from "./generate/chat-template.ts";
 export type { ChatOptions, FinishReason, GenerateOptions, GeneratedToken } from "./generate/generate.ts";

@@ -9,15 +9,4 @@ export { clearModelCache, deleteCachedModel, listCachedModels, type CachedModel,
 export type { ChatMessage } from "../generate/chat-template.ts";
 export type { GeneratedToken } from "../generate/generate.ts";
 export type { ModelConfig } from "../model/config.ts";
-export {
-  BitNetError,
-  ChatTemplateError,
-  ConcurrencyError,
-  ContextOverflowError,
-  DisposedError,
-  InvalidArgumentError,
-  InvalidFileError,
-  MemoryLimitError,
-  TruncatedFileError,
-  UnsupportedModelError,
-} from "../errors.ts";
+export * from "../errors.ts";
