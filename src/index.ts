@@ -16,6 +16,7 @@ import { InvalidArgumentError } from "./errors.ts";
 
 export * from "./core.ts";
 export { createNodeKernels, defaultThreads, KERNEL_BACKENDS, type KernelBackend, type NodeKernelOptions } from "./node/kernels.ts";
+export { createNativeKernels, nativeKernelsStatus, type NativeKernelOptions } from "./node/native/kernels.ts";
 export { train, type SessionResult as TrainResult, type TrainOptions, type TrainRunEvent } from "./node/train-run.ts";
 export { defaultModelPath } from "./node/default-model.ts";
 export { openHFDir } from "./node/hf-dir.ts";

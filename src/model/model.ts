@@ -64,7 +64,9 @@ export interface ModelOptions {
 const DEFAULT_PARALLEL = 4;
 
 /** The run options the options ask for, checked (before anything is loaded) against the model. */
-function resolveRunOptions(config: ModelConfig, opts: ModelOptions): RunOptions & { batchSize: number } {
+type ResolvedRunOptions = RunOptions & { batchSize: number };
+
+function resolveRunOptions(config: ModelConfig, opts: ModelOptions): ResolvedRunOptions {
   const positive = (name: keyof ModelOptions, v: unknown): number => {
     if (!Number.isSafeInteger(v) || (v as number) < 1) throw InvalidArgumentError.forParam(name, `must be a positive integer, got ${String(v)}`);
     return v as number;
@@ -102,7 +104,7 @@ export class BitNetModel implements GenerationHost {
   readonly weights: ModelWeights;
   readonly tokenizer: Tokenizer;
 
-  private constructor(file: GGUFFile, fileName: string, config: ModelConfig, weights: ModelWeights, tokenizer: Tokenizer, opts: ModelOptions, kernels: Kernels, owned: CreatedKernels | undefined) {
+  private constructor(file: GGUFFile, fileName: string, config: ModelConfig, weights: ModelWeights, tokenizer: Tokenizer, run: ResolvedRunOptions, kernels: Kernels, owned: CreatedKernels | undefined) {
     this.file = file;
     this.ownsKernels = owned !== undefined;
     this.fallbackReason = owned?.fallbackReason ?? null;
@@ -110,7 +112,6 @@ export class BitNetModel implements GenerationHost {
     this.config = config;
     this.weights = weights;
     this.tokenizer = tokenizer;
-    const run = resolveRunOptions(config, opts);
     this.contextLength = run.contextLength;
     this.batchSize = run.batchSize;
     this.parallel = run.sequences;
@@ -161,7 +162,7 @@ export class BitNetModel implements GenerationHost {
       reserveMemory(kernels, weightBytes, config, run, name, opts.headType);
       const weights = await loadWeights(file, config, name, (p) => opts.onProgress?.({ file: name, ...p }), kernels.allocWeights?.bind(kernels), opts.headType, opts.allowExtraTensors);
       opts.onProgress?.({ phase: "ready", file: name, totalBytes });
-      return new BitNetModel(file, name, config, weights, tokenizer, opts, kernels, owned);
+      return new BitNetModel(file, name, config, weights, tokenizer, run, kernels, owned);
     } catch (e) {
       // A model that failed to load must not keep its file open, nor threads it started.
       await file.source.close();
