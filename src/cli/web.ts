@@ -5,6 +5,7 @@
  */
 import type { Command } from "commander";
 import { isIP } from "node:net";
+import { defaultModelPath } from "../node/default-model.ts";
 import { parseIntFlag } from "./model-options.ts";
 import { startWebServer } from "../node/web-server.ts";
 
@@ -30,7 +31,8 @@ export function registerWeb(program: Command): void {
       if (port > 65535) throw new Error(`--port must be an integer from 0 to 65535, got '${flags.port}'`);
       const host = flags.host.trim();
       if (host === "" || (isIP(host) === 0 && !/^[A-Za-z0-9.-]+$/.test(host))) throw new Error(`--host must be an address or a host name, got '${flags.host}'`);
-      const web = await startWebServer({ port, host, model: flags.model, root: flags.root });
+      // The package ships one copy of the embedded model (models/); the built page's own copy is for static hosts.
+      const web = await startWebServer({ port, host, model: flags.model ?? defaultModelPath(), root: flags.root });
       process.stdout.write(`bitnet web: serving the chat page at ${web.url} (Ctrl+C stops)\n`);
       if (!LOOPBACK.has(host)) {
         process.stderr.write(
