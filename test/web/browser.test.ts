@@ -29,7 +29,7 @@ const PAGE = `<!doctype html>
 <meta charset="utf-8">
 <title>bitnet-ts browser test</title>
 <script type="module">
-import { createBitNetWorker } from "./bitnet.js";
+import { createBitNetWorker, BitNetError, InvalidFileError } from "./bitnet.js";
 window.runBitNet = async ({ threads, minParallelWork, input, stops, prompt, maxTokens }) => {
   const t0 = performance.now();
   const engine = await createBitNetWorker({ threads, minParallelWork });
@@ -42,6 +42,13 @@ window.runBitNet = async ({ threads, minParallelWork, input, stops, prompt, maxT
       source = input === "blob" ? blob : new Uint8Array(await blob.arrayBuffer());
     }
     const phases = new Set();
+    // A file that is not a model: the worker's typed error arrives as the same class on the page.
+    let badLoad = null;
+    try {
+      await engine.load(new Uint8Array(64), { name: "junk.gguf" });
+    } catch (e) {
+      badLoad = { name: e.name, message: e.message, typed: e instanceof InvalidFileError && e instanceof BitNetError, code: e.code };
+    }
     const info = await engine.load(source, { onProgress: (e) => phases.add(e.phase) });
     ms.loaded = performance.now() - t0;
     let beforeAbort = 0, aborted = null;
@@ -64,7 +71,7 @@ window.runBitNet = async ({ threads, minParallelWork, input, stops, prompt, maxT
     return {
       ms: Object.fromEntries(Object.entries(ms).map(([k, v]) => [k, Math.round(v)])),
       isolated: crossOriginIsolated, hardwareConcurrency: navigator.hardwareConcurrency, planned, phases: [...phases],
-      threads: info.threads, kernels: info.kernels, fallbackReason: info.fallbackReason, ids, finish, stats, aborted, beforeAbort,
+      threads: info.threads, kernels: info.kernels, fallbackReason: info.fallbackReason, ids, finish, stats, aborted, beforeAbort, badLoad,
     };
   } finally {
     await engine.dispose();
@@ -88,6 +95,8 @@ interface PageResult {
   /** The error name a generation aborted through its signal ended with, and the tokens it gave before. */
   aborted: string | null;
   beforeAbort: number;
+  /** The error of loading 64 zero bytes as "junk.gguf". */
+  badLoad: { name: string; message: string; typed: boolean; code: string } | null;
   /** Milliseconds since the page called createBitNetWorker: worker started, model loaded, generations done. */
   ms: Record<string, number>;
 }
@@ -182,6 +191,7 @@ describe("the browser engine in headless Chromium", { skip: chromiumSkip, timeou
     assert.deepEqual(two.finish, { reason: "length", promptTokens, generatedTokens: MAX_TOKENS });
     assert.ok(two.phases.includes("download") && two.phases.includes("ready"), `progress phases: ${two.phases}`);
     assert.equal(two.aborted, "AbortError");
+    assert.deepEqual(two.badLoad, { name: "InvalidFileError", message: 'junk.gguf: not a GGUF file (magic is "\\x00\\x00\\x00\\x00", expected "GGUF")', typed: true, code: "ERR_BITNET_INVALID_FILE" });
     assert.ok(two.beforeAbort < MAX_TOKENS, `all ${two.beforeAbort} tokens came though abort() was called at the second`);
 
     assert.equal(one.threads, 1);
