@@ -14,6 +14,7 @@
  */
 import { InvalidFileError, UnsupportedModelError } from "../errors.ts";
 import { describeValue, printable } from "../formats/describe.ts";
+import { archKey, type ArchKeyName } from "../formats/gguf/names.ts";
 import type { GateActivation, RopePairing } from "../kernels/types.ts";
 
 export interface ModelConfig {
@@ -98,19 +99,19 @@ export function configFromMetadata(meta: Meta, file = "model"): ModelConfig {
   if (!Object.hasOwn(ROPE_STYLE, arch)) {
     throw new UnsupportedModelError(`${file}: architecture '${printable(arch)}' is not supported (supported: ${SUPPORTED_ARCHITECTURES.join(", ")})`);
   }
-  const k = (name: string) => `${arch}.${name}`;
-  const dim = positiveInt(meta, k("embedding_length"), file);
-  const nHeads = positiveInt(meta, k("attention.head_count"), file);
-  const nKvHeads = positiveInt(meta, k("attention.head_count_kv"), file, nHeads);
-  if (dim % nHeads !== 0) throw new InvalidFileError(`${file}: ${k("embedding_length")} ${dim} is not divisible by ${k("attention.head_count")} ${nHeads}`);
-  if (nHeads % nKvHeads !== 0) throw new InvalidFileError(`${file}: ${k("attention.head_count")} ${nHeads} is not a multiple of ${k("attention.head_count_kv")} ${nKvHeads}`);
+  const k = (name: ArchKeyName): string => archKey(arch, name);
+  const dim = positiveInt(meta, k("embeddingLength"), file);
+  const nHeads = positiveInt(meta, k("headCount"), file);
+  const nKvHeads = positiveInt(meta, k("headCountKv"), file, nHeads);
+  if (dim % nHeads !== 0) throw new InvalidFileError(`${file}: ${k("embeddingLength")} ${dim} is not divisible by ${k("headCount")} ${nHeads}`);
+  if (nHeads % nKvHeads !== 0) throw new InvalidFileError(`${file}: ${k("headCount")} ${nHeads} is not a multiple of ${k("headCountKv")} ${nKvHeads}`);
   const headDim = dim / nHeads;
-  for (const key of ["attention.key_length", "attention.value_length"]) onlyNeutral(meta, k(key), file, [headDim], `only heads of embedding_length / head_count = ${headDim} values`);
-  onlyNeutral(meta, k("rope.scaling.type"), file, ["none", "linear"], "no RoPE scaling");
-  onlyNeutral(meta, k("rope.scaling.factor"), file, [0, 1], "no RoPE scaling");
+  for (const key of ["keyLength", "valueLength"] as const) onlyNeutral(meta, k(key), file, [headDim], `only heads of embedding_length / head_count = ${headDim} values`);
+  onlyNeutral(meta, k("ropeScalingType"), file, ["none", "linear"], "no RoPE scaling");
+  onlyNeutral(meta, k("ropeScalingFactor"), file, [0, 1], "no RoPE scaling");
   const tokens = meta["tokenizer.ggml.tokens"];
   const vocabFromTokens = Array.isArray(tokens) ? tokens.length : undefined;
-  const vocabSize = positiveInt(meta, k("vocab_size"), file, vocabFromTokens);
+  const vocabSize = positiveInt(meta, k("vocabSize"), file, vocabFromTokens);
 
   const declared = meta[ACTIVATION_KEY(arch)];
   let activation = DEFAULT_ACTIVATION[arch];
@@ -129,24 +130,24 @@ export function configFromMetadata(meta: Meta, file = "model"): ModelConfig {
     }
     activation = act;
   }
-  const ropeDims = positiveInt(meta, k("rope.dimension_count"), file, headDim);
-  if (ropeDims > headDim || ropeDims % 2 !== 0) throw new InvalidFileError(`${file}: ${k("rope.dimension_count")} ${ropeDims} must be even and at most the head size ${headDim}`);
+  const ropeDims = positiveInt(meta, k("ropeDimensionCount"), file, headDim);
+  if (ropeDims > headDim || ropeDims % 2 !== 0) throw new InvalidFileError(`${file}: ${k("ropeDimensionCount")} ${ropeDims} must be even and at most the head size ${headDim}`);
   // llama.cpp's llama loader insists on full rotation ("invalid n_rot"); its bitnet graph rotates n_rot dims.
-  if (arch === "llama" && ropeDims !== headDim) throw new InvalidFileError(`${file}: metadata key '${k("rope.dimension_count")}' is ${ropeDims}, but llama needs the head size ${headDim}`);
+  if (arch === "llama" && ropeDims !== headDim) throw new InvalidFileError(`${file}: metadata key '${k("ropeDimensionCount")}' is ${ropeDims}, but llama needs the head size ${headDim}`);
 
   return {
     architecture: arch,
     dim,
-    ffnDim: positiveInt(meta, k("feed_forward_length"), file),
-    nLayers: positiveInt(meta, k("block_count"), file),
+    ffnDim: positiveInt(meta, k("feedForwardLength"), file),
+    nLayers: positiveInt(meta, k("blockCount"), file),
     nHeads,
     nKvHeads,
     headDim,
     ropeDims,
     vocabSize,
-    contextLength: positiveInt(meta, k("context_length"), file),
-    normEps: num(meta, k("attention.layer_norm_rms_epsilon"), file),
-    ropeTheta: num(meta, k("rope.freq_base"), file, 10000),
+    contextLength: positiveInt(meta, k("contextLength"), file),
+    normEps: num(meta, k("rmsEpsilon"), file),
+    ropeTheta: num(meta, k("ropeFreqBase"), file, 10000),
     ropeStyle: ROPE_STYLE[arch],
     activation,
   };
