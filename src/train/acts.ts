@@ -8,7 +8,7 @@
  */
 
 import type { ActQuantScratch } from "./bitlinear.ts";
-import { headDim, type TrainConfig } from "./config.ts";
+import { dimsOf, type TrainConfig } from "./config.ts";
 import { jsGemm, type Gemm } from "./matmul.ts";
 import { countParams, createParamSet, LINEAR_TENSOR_NAMES, type ParamSet } from "./params.ts";
 import { ropeTables } from "./rope.ts";
@@ -89,11 +89,7 @@ export interface Activations {
 export function createActivations(c: TrainConfig, B: number, T: number, gemm: Gemm = jsGemm): Activations {
   if (!Number.isInteger(B) || B <= 0 || !Number.isInteger(T) || T <= 0) throw new Error(`activations: bad capacity B=${B} T=${T}`);
   const N = B * T;
-  const D = c.dim;
-  const F = c.ffnDim;
-  const V = c.vocabSize;
-  const hd = headDim(c);
-  const KV = c.nKvHeads * hd;
+  const { D, F, V, hd, KV } = dimsOf(c);
   const W = Math.max(D, F);
   const quant = c.weights === "ternary";
 

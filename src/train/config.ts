@@ -44,6 +44,12 @@ export function headDim(c: TrainConfig): number {
   return c.dim / c.nHeads;
 }
 
+/** The sizes every layer works with: D = dim, F = ffnDim, V = vocabSize, hd = head size, KV = nKvHeads·hd. */
+export function dimsOf(c: TrainConfig): { D: number; F: number; V: number; hd: number; KV: number } {
+  const hd = headDim(c);
+  return { D: c.dim, F: c.ffnDim, V: c.vocabSize, hd, KV: c.nKvHeads * hd };
+}
+
 /** Throws with the offending field named if the config cannot describe a model. */
 export function validateConfig(c: TrainConfig): void {
   const positiveInts = ["vocabSize", "dim", "ffnDim", "nLayers", "nHeads", "nKvHeads", "seqLen"] as const;

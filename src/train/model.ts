@@ -14,7 +14,7 @@
  * with the same parameters.
  */
 
-import { headDim } from "./config.ts";
+import { dimsOf } from "./config.ts";
 import type { Activations, LinearName } from "./acts.ts";
 import { attentionBackward, attentionForward } from "./attention.ts";
 import { bitlinearBackward, bitlinearForward, quantizeActivationsForward, quantizeWeightsTernary } from "./bitlinear.ts";
@@ -55,11 +55,7 @@ export function forward(p: ParamSet, acts: Activations, inputs: Int32Array, targ
   checkRun(p, acts, inputs, targets, B, T);
   const c = p.config;
   const N = B * T;
-  const D = c.dim;
-  const F = c.ffnDim;
-  const V = c.vocabSize;
-  const hd = headDim(c);
-  const KV = c.nKvHeads * hd;
+  const { D, F, V, hd, KV } = dimsOf(c);
   const eps = c.normEps;
   const ternary = c.weights === "ternary";
   quantizeAllWeights(p, acts);
@@ -120,11 +116,7 @@ export function backward(p: ParamSet, grads: ParamSet, acts: Activations, inputs
   if (grads.data.length !== p.data.length) throw new Error("train backward: grads do not have the parameters' layout");
   const c = p.config;
   const N = B * T;
-  const D = c.dim;
-  const F = c.ffnDim;
-  const V = c.vocabSize;
-  const hd = headDim(c);
-  const KV = c.nKvHeads * hd;
+  const { D, F, V, hd, KV } = dimsOf(c);
   const ternary = c.weights === "ternary";
   const w = p.tensors;
   const gw = grads.tensors;
