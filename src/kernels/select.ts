@@ -39,26 +39,23 @@ export async function chooseKernels(options: SelectKernelsOptions = {}): Promise
   if (options.prefer === "ref") return { kernels: refKernels, fallbackReason: null };
   if (!features.simd128) return { kernels: refKernels, fallbackReason: features.webAssembly ? "WebAssembly SIMD128 is not supported" : "WebAssembly is not available" };
   const shared = features.sharedMemory;
+  // The variants to try, fastest first; each is loaded and held to the reference before it is trusted.
+  const variants: { simd: WasmSimd; label: string }[] = [];
   let reason: string | null = null;
-  if (features.relaxedSimd && options.simd !== "simd128") {
-    try {
-      const k = await createWasmKernels({ simd: "relaxed", shared, initialBytes: options.initialBytes });
-      const failed = kernelSelfTest(k);
-      if (!failed) return { kernels: k, fallbackReason: null };
-      reason = `relaxed SIMD gave wrong results (${failed})`;
-    } catch (e) {
-      reason = `relaxed SIMD kernels failed to load (${(e as Error).message})`;
-    }
-  } else if (options.simd !== "simd128") {
-    reason = "relaxed SIMD is not supported";
+  if (options.simd !== "simd128") {
+    if (features.relaxedSimd) variants.push({ simd: "relaxed", label: "relaxed SIMD" });
+    else reason = "relaxed SIMD is not supported";
   }
-  try {
-    const k = await createWasmKernels({ simd: "simd128", shared, initialBytes: options.initialBytes });
-    const failed = kernelSelfTest(k);
-    if (!failed) return { kernels: k, fallbackReason: reason };
-    reason = `SIMD128 kernels gave wrong results (${failed})`;
-  } catch (e) {
-    reason = `SIMD128 kernels failed to load (${(e as Error).message})`;
+  variants.push({ simd: "simd128", label: "SIMD128" });
+  for (const { simd, label } of variants) {
+    try {
+      const k = await createWasmKernels({ simd, shared, initialBytes: options.initialBytes });
+      const failed = kernelSelfTest(k);
+      if (!failed) return { kernels: k, fallbackReason: reason };
+      reason = `${label} kernels gave wrong results (${failed})`;
+    } catch (e) {
+      reason = `${label} kernels failed to load (${(e as Error).message})`;
+    }
   }
   return { kernels: refKernels, fallbackReason: reason };
 }
