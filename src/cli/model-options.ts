@@ -50,10 +50,17 @@ export function parseFloatFlag(name: string, value: string | undefined): number 
   return n;
 }
 
-function oneOf<T extends string>(name: string, value: string | undefined, allowed: readonly T[]): T | undefined {
+export function oneOf<T extends string>(name: string, value: string | undefined, allowed: readonly T[]): T | undefined {
   if (value === undefined) return undefined;
   if (!(allowed as readonly string[]).includes(value)) throw new Error(`--${name} must be one of ${allowed.join(", ")}, got '${value}'`);
   return value as T;
+}
+
+/** "a,b,c" as a list, each item through `parse` (which names the flag); an empty list is an error. */
+export function parseListFlag<T>(name: string, value: string, parse: (item: string) => T): T[] {
+  const items = value.split(",").map((s) => s.trim()).filter((s) => s !== "");
+  if (items.length === 0) throw new Error(`--${name} needs at least one value, got '${value}'`);
+  return items.map(parse);
 }
 
 export async function openModel(flags: ModelFlags, extra: { parallel?: number } = {}): Promise<BitNetModel> {

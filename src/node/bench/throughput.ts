@@ -13,6 +13,7 @@
  * Not here: which models are measured, interleaving and statistics (run.ts).
  */
 import type { Kernels } from "../../kernels/types.ts";
+import { createNodeKernels, type KernelBackend } from "../kernels.ts";
 import { timeDecode, timePrefill, type Timing } from "../../eval/speed.ts";
 import { loadModel } from "../../index.ts";
 import type { KVCacheType } from "../../model/kv-cache.ts";
@@ -28,8 +29,10 @@ export interface EngineOptions {
   kvCacheType?: KVCacheType;
   /** Our output head's storage ("q8_0": the int8 head, quantized at load). */
   headType?: HeadType;
-  /** Our kernels, when the caller wants to pass its own (e.g. the reference for a model too big for wasm32, or a timing wrapper). */
+  /** Our kernels, when the caller wants to pass its own (e.g. a timing wrapper). */
   kernels?: Kernels;
+  /** Our kernel backend, when not the default choice (ignored when `kernels` is given). */
+  backend?: KernelBackend;
 }
 
 export type { Timing };
@@ -50,7 +53,13 @@ export interface Engine {
 export { argmax, benchPrompt } from "../../eval/speed.ts";
 
 export async function openOurs(path: string, o: EngineOptions): Promise<Engine & { vocabSize: number }> {
-  const model = await loadModel(path, { threads: o.threads, contextLength: o.contextLength, batchSize: o.batchSize, kvCacheType: o.kvCacheType, kernels: o.kernels, headType: o.headType });
+  // A forced backend gets kernels of its own, closed with the engine.
+  const owned = !o.kernels && o.backend ? (await createNodeKernels({ threads: o.threads, backend: o.backend })).kernels : undefined;
+  const kernels = o.kernels ?? owned;
+  const model = await loadModel(path, { threads: kernels ? undefined : o.threads, contextLength: o.contextLength, batchSize: o.batchSize, kvCacheType: o.kvCacheType, kernels, headType: o.headType }).catch(async (e: unknown) => {
+    await owned?.close?.();
+    throw e;
+  });
   const threads = o.kernels ? "" : ` ×${o.threads}`;
   const head = o.headType === "q8_0" ? ", q8_0 head" : "";
   return {
@@ -58,7 +67,10 @@ export async function openOurs(path: string, o: EngineOptions): Promise<Engine &
     vocabSize: model.config.vocabSize,
     prefill: async (prompt) => timePrefill(model, prompt),
     decode: async (prompt, steps, maxSeconds) => timeDecode(model, prompt, steps, maxSeconds),
-    dispose: () => model.dispose(),
+    dispose: async () => {
+      await model.dispose();
+      await owned?.close?.();
+    },
   };
 }
 
