@@ -1,13 +1,13 @@
 /**
  * Section (a) of `npm run bench`, kept short: GMAC/s of our TQ2_0 kernel on 2B4T's four matrix shapes
- * for one token (decode), on one thread and on N, a cold pass over a stack of layers larger than the
- * caches (as decode reads them), the F16 output head over the full vocabulary and the same head in
- * Q8_0 (the int8 head of `headType: "q8_0"`), and the memory read bandwidth measured in the same process. The exhaustive version (every format, the reference, T=64)
- * is bench/kernels.ts. Not here: whole-model throughput (throughput.ts).
+ * for one token (decode), in each backend (native where built, wasm) on one thread and on N, a cold pass
+ * over a stack of layers larger than the caches (as decode reads them), the F16 output head over the
+ * full vocabulary and the same head in Q8_0 (the int8 head of `headType: "q8_0"`). The exhaustive
+ * version (every format, the reference, T=64) is bench/kernels.ts. Not here: whole-model throughput
+ * (throughput.ts), the memory bandwidth (bandwidth.ts).
  */
 import type { FloatMatrix, Kernels, QuantizedActivations, TernaryMatrix } from "../src/kernels/types.ts";
-import { createWasmKernels, type WasmKernels } from "../src/kernels/wasm/kernels.ts";
-import { createThreadedWasmKernels } from "../src/node/wasm-threads.ts";
+import { createNodeKernels, type KernelBackend } from "../src/node/kernels.ts";
 import { tq2_0 } from "../src/quant/codecs/index.ts";
 import { q8_0Bytes } from "../src/quant/codecs/q8_0.ts";
 import { median, timer } from "../src/node/bench/stats.ts";
@@ -26,9 +26,6 @@ export interface KernelRate {
 }
 
 export interface KernelRates {
-  /** Memory read bandwidth (one wasm thread summing a buffer larger than the caches), bytes/s. */
-  bandwidth: number;
-  probeBytes: number;
   rows: KernelRate[];
 }
 
@@ -38,11 +35,16 @@ function rand(): number {
   return seed / 4294967296;
 }
 
-function ternary(k: WasmKernels, N: number, K: number): TernaryMatrix {
+/** Weight memory where the backend wants it (wasm: inside its memory). */
+function weights(k: Kernels, bytes: number): Uint8Array {
+  return k.allocWeights ? k.allocWeights(bytes, 64) : new Uint8Array(bytes);
+}
+
+function ternary(k: Kernels, N: number, K: number): TernaryMatrix {
   const codes = new Int8Array(N * K);
   for (let i = 0; i < codes.length; i++) codes[i] = Math.floor(rand() * 3) - 1;
   const packed = tq2_0.pack(codes, Float32Array.of(0.02), [K, N], "bench");
-  const data = k.allocWeights(packed.length, 64);
+  const data = weights(k, packed.length);
   data.set(packed);
   return { kind: "ternary", format: "tq2_0", name: `bench.${N}x${K}`, rows: N, cols: K, data, blockScales: Float32Array.of(0.02), uniformScale: 0.02, outScale: 1 };
 }
@@ -72,16 +74,15 @@ interface Case {
   samples: number[];
 }
 
-export async function measureKernelRates(opts: { threads: number; rounds: number; quick: boolean }): Promise<KernelRates> {
-  const single = await createWasmKernels({ simd: "relaxed", shared: true });
-  const multi = opts.threads > 1 ? await createThreadedWasmKernels({ simd: "relaxed", threads: opts.threads }) : null;
-  const backends: [string, WasmKernels][] = [["×1", single], ...(multi ? [[`×${opts.threads}`, multi] as [string, WasmKernels]] : [])];
+export async function measureKernelRates(opts: { threads: number; rounds: number; quick: boolean; backends: readonly KernelBackend[] }): Promise<KernelRates> {
+  const backends: [string, Kernels][] = [];
+  for (const backend of opts.backends) {
+    for (const threads of opts.threads > 1 ? [1, opts.threads] : [1]) {
+      const { kernels } = await createNodeKernels({ threads, backend });
+      backends.push([`${kernels.name} ×${threads}`, kernels]);
+    }
+  }
   const cases: Case[] = [];
-
-  const probeBytes = (opts.quick ? 256 : 1024) * 2 ** 20;
-  const probeBuffer = single.allocScratch(probeBytes, 64).fill(1);
-  const probe: Case = { label: "probe", macs: 0, bytes: probeBytes, sample: timer(() => single.wasm.sumBytes(probeBuffer.byteOffset, probeBytes), 1), samples: [] };
-  cases.push(probe);
 
   for (const [K, N] of SHAPES) {
     for (const [name, k] of backends) {
@@ -111,22 +112,22 @@ export async function measureKernelRates(opts: { threads: number; rounds: number
   const headBits = new Uint16Array(VOCAB * D);
   for (let i = 0; i < headBits.length; i++) headBits[i] = 0x2000 + Math.floor(rand() * 0x1800) + (rand() < 0.5 ? 0x8000 : 0);
   for (const [name, k] of backends) {
-    const bytes = k.allocWeights(headBits.byteLength, 64);
+    const bytes = weights(k, headBits.byteLength);
     const data = new Uint16Array(bytes.buffer, bytes.byteOffset, headBits.length);
     data.set(headBits);
     const head: FloatMatrix = { kind: "float", format: "f16", name: "output", rows: VOCAB, cols: D, data, outScale: 1 };
     const x = new Float32Array(D).map(() => rand() - 0.5);
     const out = new Float32Array(VOCAB);
-    cases.push({ label: `f16 head ${D}→${VOCAB}, 1 token, cold, ${name}`, macs: VOCAB * D, bytes: headBits.byteLength, sample: timer(() => (k as Kernels).floatMatmul(head, x, 1, out), 1), samples: [] });
+    cases.push({ label: `f16 head ${D}→${VOCAB}, 1 token, cold, ${name}`, macs: VOCAB * D, bytes: headBits.byteLength, sample: timer(() => k.floatMatmul(head, x, 1, out), 1), samples: [] });
   }
   const q8 = randomQ8Head(VOCAB, D);
   for (const [name, k] of backends) {
-    const data = k.allocWeights(q8.length, 64);
+    const data = weights(k, q8.length);
     data.set(q8);
     const head: FloatMatrix = { kind: "float", format: "q8_0", name: "output", rows: VOCAB, cols: D, data, outScale: 1 };
     const x = new Float32Array(D).map(() => rand() - 0.5);
     const out = new Float32Array(VOCAB);
-    cases.push({ label: `q8_0 head ${D}→${VOCAB}, 1 token, cold, ${name}`, macs: VOCAB * D, bytes: q8.length, sample: timer(() => (k as Kernels).floatMatmul(head, x, 1, out), 1), samples: [] });
+    cases.push({ label: `q8_0 head ${D}→${VOCAB}, 1 token, cold, ${name}`, macs: VOCAB * D, bytes: q8.length, sample: timer(() => k.floatMatmul(head, x, 1, out), 1), samples: [] });
   }
 
   for (let r = 0; r < opts.rounds; r++) {
@@ -134,10 +135,10 @@ export async function measureKernelRates(opts: { threads: number; rounds: number
     process.stderr.write(`kernels: round ${r + 1}/${opts.rounds}\r`);
   }
   process.stderr.write("\n");
-  await multi?.close();
-  const rows = cases.filter((c) => c !== probe).map((c) => {
+  for (const [, k] of backends) await k.close?.();
+  const rows = cases.map((c) => {
     const s = median(c.samples);
     return { label: c.label, gmacs: c.macs / s / 1e9, gbps: c.bytes / s / 1e9 };
   });
-  return { bandwidth: probeBytes / median(probe.samples), probeBytes, rows };
+  return { rows };
 }

@@ -28,6 +28,8 @@ export interface TimeSplit {
 }
 
 export interface EngineProfile {
+  /** The kernel backend profiled. */
+  backend: string;
   decodeSteps: number;
   prefillTokens: number;
   batch: number;
@@ -54,6 +56,7 @@ function timedKernels(inner: Kernels): { kernels: Kernels; ms: KernelMs } {
     allocState: inner.allocState?.bind(inner),
     quantizeActivations: timed("quantize", inner.quantizeActivations),
     ternaryMatmul: timed("ternary", inner.ternaryMatmul),
+    ternaryMatmulGroup: inner.ternaryMatmulGroup ? timed("ternary", inner.ternaryMatmulGroup) : undefined,
     floatMatmul(w, x, tokens, out) {
       const t0 = performance.now();
       inner.floatMatmul(w, x, tokens, out);
@@ -112,6 +115,7 @@ export async function profileEngine(path: string, o: { threads: number; decodeSt
     const prefillKernels = { ...timed.ms };
 
     return {
+      backend: inner.name,
       decodeSteps: o.decodeSteps,
       prefillTokens: o.prefillTokens,
       batch: o.batch,

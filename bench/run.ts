@@ -1,16 +1,19 @@
 /**
- * `npm run bench`: our engine beside llama.cpp and beside our own F16 path, on random-weight models
- * shaped like BitNet b1.58 2B4T (hidden 2560, ffn 6912, 30 layers, 20/5 heads, vocab 128256, tied F16
- * embedding), in the "bitnet" architecture that both engines run.
+ * `npm run bench`: our engine on its native and WebAssembly kernels beside llama.cpp, and ternary beside
+ * F16, on random-weight models shaped like BitNet b1.58 2B4T (hidden 2560, ffn 6912, 30 layers, 20/5
+ * heads, vocab 128256, tied F16 embedding), in the "bitnet" architecture that both engines run.
  *
  *   node --import tsx bench/run.ts [--quick] [--threads N] [--rounds N] [--json]
  *
- * (a) kernel GMAC/s against the memory bandwidth measured in the same process (kernel-rates.ts);
- * (b) prefill and decode tok/s, ours and llama.cpp's, on the same TQ2_0 file with the same threads,
- *     interleaved round by round, medians (throughput.ts), and where a decode step's time goes; ours
- *     also with the int8 head (`--head-type q8_0`: the F16 head quantized to Q8_0 at load);
- * (c) the ternary model against the same shape in F16: file size, peak RSS and decode tok/s, each
- *     measured in a fresh child process (decode-child.ts).
+ * (a) memory read bandwidth with 1 and N threads (bandwidth.ts), and kernel GMAC/s per backend
+ *     (kernel-rates.ts);
+ * (b) prefill (128 and 512 tokens) and decode tok/s on the same TQ2_0 file, with the same threads,
+ *     interleaved round by round, medians: ours on native and wasm, each with the file's F16 head and
+ *     with the int8 head (`--head-type q8_0`), and llama.cpp (node-llama-cpp); each decode as a fraction
+ *     of the bandwidth limit; where a decode step and a prefill spend their time (profile.ts);
+ * (c) the ternary model against the same shape in F16, both on the native backend: file, peak RSS,
+ *     prefill and decode, each measured in a fresh child process (src/node/model-probe.ts), set beside
+ *     the paper's Table 1.
  * `--quick` uses 4 layers and a 1024-token vocabulary. The report is Markdown on stdout; with `--json`
  * the Markdown goes to stderr and stdout gets one JSON object. Models are cached in os.tmpdir().
  */
@@ -19,13 +22,18 @@ import { availableParallelism, cpus, loadavg, totalmem } from "node:os";
 import { parseArgs } from "node:util";
 import { summarizeGGUF } from "../src/formats/gguf/summary.ts";
 import { readGGUF } from "../src/formats/gguf/reader.ts";
-import { openFileSource } from "../src/node/file-source.ts";
-import { runDecodeChild, type DecodeChildResult } from "./decode-child.ts";
-import { profileEngine, type EngineProfile, type TimeSplit } from "./profile.ts";
-import { measureKernelRates, type KernelRates } from "./kernel-rates.ts";
-import { benchSpec, ensureModel, type BenchShape } from "./models.ts";
+import type { HeadType } from "../src/model/weights.ts";
+import { contextFor, interleaveRounds } from "../src/node/bench/rounds.ts";
 import { median, range } from "../src/node/bench/stats.ts";
-import { benchPrompt, closeLlamaCpp, llamaCppVersion, openLlamaCpp, openOurs, type Engine } from "../src/node/bench/throughput.ts";
+import { closeLlamaCpp, llamaCppVersion, openLlamaCpp, openOurs, type Engine } from "../src/node/bench/throughput.ts";
+import { openFileSource } from "../src/node/file-source.ts";
+import type { KernelBackend } from "../src/node/kernels.ts";
+import { probeModel, type ProbeResult } from "../src/node/model-probe.ts";
+import { nativeKernelsStatus } from "../src/node/native/kernels.ts";
+import { measureBandwidth, type Bandwidth } from "./bandwidth.ts";
+import { measureKernelRates } from "./kernel-rates.ts";
+import { benchSpec, ensureModel, type BenchShape } from "./models.ts";
+import { profileEngine, type TimeSplit } from "./profile.ts";
 
 const { values: flags } = parseArgs({
   options: {
@@ -41,22 +49,28 @@ if (!Number.isInteger(THREADS) || THREADS < 1) throw new Error(`--threads must b
 const ROUNDS = flags.rounds !== undefined ? Number(flags.rounds) : 3;
 if (!Number.isInteger(ROUNDS) || ROUNDS < 1) throw new Error(`--rounds must be a positive integer, got ${flags.rounds}`);
 const SHAPE: BenchShape = QUICK ? { layers: 4, vocab: 1024 } : { layers: 30, vocab: 128256 };
-/** The shape both of our paths can hold in wasm32's 4 GiB, for the F16 comparison when the full one cannot. */
-const SMALL_SHAPE: BenchShape = { layers: 4, vocab: 1024 };
+const PROMPTS = QUICK ? [64] : [128, 512];
 const DECODE = QUICK ? 32 : 128;
-const PREFILL = QUICK ? 128 : 512;
 /** A decode measurement stops after this long even if it has not done all its steps (reported). */
 const DECODE_MAX_SECONDS = QUICK ? 20 : 60;
-/** Engines whose decode hit DECODE_MAX_SECONDS. */
-const capped = new Set<string>();
-/** Prompt before the timed decode steps. */
-const DECODE_PROMPT = 16;
-/** Our prefill batch (the engine's default, 256, or the whole prompt when shorter). */
-const OUR_BATCH = Math.min(PREFILL, 256);
-/** Decode steps per child in (c); the reference F16 path gets fewer (seconds per token). */
-const CHILD_TOKENS = QUICK ? 16 : 32;
-const CHILD_TOKENS_REF = 3;
-const WASM32_BYTES = 2 ** 32;
+/** Our prefill batch (the engine's default). */
+const OUR_BATCH = 256;
+/** (c): tokens per child measurement. */
+const CHILD_PROMPT = QUICK ? 32 : 128;
+const CHILD_DECODE = QUICK ? 16 : 32;
+
+/**
+ * bitnet.cpp against llama.cpp on the same 2B4T-shaped model, 2 threads, measured earlier on this kind of
+ * machine (bitnet.cpp's newest commit, its llama-bench, I2_S; llama.cpp TQ2_0): decode 25.9 against
+ * 16.6 tok/s, prefill 96.0 against 46 (pp128). bitnet.cpp is not built by this script, so its figures
+ * reach the report through llama.cpp, which runs here side by side: ours / bitnet.cpp ≈ (ours / llama.cpp)
+ * / these factors. An estimate, labelled as one.
+ */
+const BITNET_CPP_OVER_LLAMA_CPP = { decode: 1.56, prefill: 2.08 };
+/** The targets, as multiples of bitnet.cpp. */
+const TARGETS = { nativeDecode: 1.5, nativePrefill: 1.2, wasmDecode: 1.0, ternaryDecodeOverF16: 5, f16RssOverTernary: 3.5 };
+/** The paper's Table 1, 3B row (GPU, FP16 LLaMA against BitNet b1.58): memory 7.89 / 2.22 GB, latency 5.07 / 1.87 ms. */
+const PAPER_TABLE1_3B = { memory: 7.89 / 2.22, latency: 5.07 / 1.87 };
 
 const out: string[] = [];
 const say = (line = ""): void => {
@@ -68,7 +82,7 @@ const log = (msg: string): void => {
 const mib = (n: number): string => `${(n / 2 ** 20).toFixed(0)} MiB`;
 const f1 = (n: number | null): string => (n === null ? "—" : n.toFixed(1));
 const times = (r: number | null): string => (r === null ? "—" : `${r.toFixed(2)}×`);
-const ratio = (a: number | null, b: number | null): number | null => (a !== null && b !== null && b > 0 ? a / b : null);
+const pct = (r: number): string => `${(r * 100).toFixed(0)}%`;
 
 function cpuModel(): string {
   try {
@@ -101,72 +115,40 @@ async function bytesPerToken(path: string): Promise<{ linear: number; head: numb
   }
 }
 
-interface Samples {
-  prefill: number[];
-  decode: number[];
+interface OurEngine {
+  backend: KernelBackend;
+  headType: HeadType;
 }
 
-/** Rounds of (ours, theirs) prefill then (ours, theirs) decode; tok/s per sample. */
-async function interleave(engines: Engine[], rounds: number): Promise<Samples[]> {
-  const prompt = benchPrompt(PREFILL, SHAPE.vocab);
-  const decodePrompt = benchPrompt(DECODE_PROMPT, SHAPE.vocab);
-  const samples = engines.map(() => ({ prefill: [] as number[], decode: [] as number[] }));
-  // Warm-up: V8 tiers our wasm up, llama.cpp pages its mmap in; neither is counted.
-  for (const e of engines) {
-    await e.prefill(prompt.slice(0, Math.min(PREFILL, 64)));
-    await e.decode(decodePrompt, 4, 10);
-  }
-  for (let r = 0; r < rounds; r++) {
-    for (let i = 0; i < engines.length; i++) {
-      samples[i].prefill.push(PREFILL / (await engines[i].prefill(prompt)));
-      log(`  round ${r + 1}/${rounds}: ${engines[i].label} prefill ${samples[i].prefill.at(-1)?.toFixed(1)} tok/s`);
-    }
-    for (let i = 0; i < engines.length; i++) {
-      const d = await engines[i].decode(decodePrompt, DECODE, DECODE_MAX_SECONDS);
-      samples[i].decode.push(d.tokens / d.seconds);
-      if (d.tokens < DECODE) capped.add(engines[i].label);
-      log(`  round ${r + 1}/${rounds}: ${engines[i].label} decode ${samples[i].decode.at(-1)?.toFixed(1)} tok/s`);
-    }
-  }
-  return samples;
+interface PairRun {
+  weights: "TQ2_0" | "F16";
+  file: number;
+  runs: ProbeResult[];
 }
 
-interface PairResult {
-  shape: BenchShape;
-  ternary: { file: number; runs: DecodeChildResult[] };
-  f16: { file: number; runs: DecodeChildResult[]; ref: boolean };
-}
-
-/** (c): ternary and F16 children, interleaved. The F16 model goes to the reference kernels if it exceeds wasm32's 4 GiB. */
-async function ternaryAgainstF16(shape: BenchShape): Promise<PairResult> {
-  const tPath = await ensureModel(benchSpec(shape, "tq2_0"));
-  const fPath = await ensureModel(benchSpec(shape, "f16"));
-  const tFile = statSync(tPath).size;
-  const fFile = statSync(fPath).size;
-  const ref = fFile + 128 * 2 ** 20 > WASM32_BYTES;
-  const res: PairResult = { shape, ternary: { file: tFile, runs: [] }, f16: { file: fFile, runs: [], ref } };
+/** (c): ternary and F16 children on the native backend (or wasm without it), interleaved. */
+async function ternaryAgainstF16(backend: KernelBackend): Promise<PairRun[]> {
+  const paths = [await ensureModel(benchSpec(SHAPE, "tq2_0")), await ensureModel(benchSpec(SHAPE, "f16"))];
+  const pairs: PairRun[] = [
+    { weights: "TQ2_0", file: statSync(paths[0]).size, runs: [] },
+    { weights: "F16", file: statSync(paths[1]).size, runs: [] },
+  ];
   for (let r = 0; r < ROUNDS; r++) {
-    res.ternary.runs.push(await runDecodeChild(tPath, { threads: THREADS, tokens: CHILD_TOKENS }));
-    log(`  round ${r + 1}/${ROUNDS}: ternary ${res.ternary.runs.at(-1)?.decodeTokS.toFixed(2)} tok/s, ${mib(res.ternary.runs.at(-1)?.maxRssBytes ?? 0)}`);
-    res.f16.runs.push(await runDecodeChild(fPath, { threads: THREADS, tokens: ref ? CHILD_TOKENS_REF : CHILD_TOKENS, ref }));
-    log(`  round ${r + 1}/${ROUNDS}: f16 ${res.f16.runs.at(-1)?.decodeTokS.toFixed(2)} tok/s, ${mib(res.f16.runs.at(-1)?.maxRssBytes ?? 0)}`);
+    for (let i = 0; i < pairs.length; i++) {
+      const res = await probeModel(paths[i], { threads: THREADS, promptTokens: CHILD_PROMPT, decodeTokens: CHILD_DECODE, rounds: 1, backend });
+      pairs[i].runs.push(res);
+      log(`  round ${r + 1}/${ROUNDS}: ${pairs[i].weights} prefill ${res.prefillTokS.toFixed(1)} tok/s, decode ${(1000 / res.decodeMsPerToken).toFixed(2)} tok/s, peak RSS ${mib(res.maxRssBytes)}`);
+    }
   }
-  return res;
-}
-
-function pairRows(p: PairResult): { ternaryRss: number; f16Rss: number; ternaryTokS: number; f16TokS: number } {
-  return {
-    ternaryRss: median(p.ternary.runs.map((r) => r.maxRssBytes)),
-    f16Rss: median(p.f16.runs.map((r) => r.maxRssBytes)),
-    ternaryTokS: median(p.ternary.runs.map((r) => r.decodeTokS)),
-    f16TokS: median(p.f16.runs.map((r) => r.decodeTokS)),
-  };
+  return pairs;
 }
 
 async function main(): Promise<void> {
   const started = Date.now();
   const load0 = loadavg();
   const llamaVersion = await llamaCppVersion();
+  const native = nativeKernelsStatus();
+  const backends: KernelBackend[] = native.available ? ["native", "wasm"] : ["wasm"];
   const machine = {
     cpu: cpuModel(),
     cpu_flags: cpuFlags(),
@@ -174,82 +156,117 @@ async function main(): Promise<void> {
     memory_bytes: totalmem(),
     node: process.version,
     llama_cpp: llamaVersion,
+    native: native.available ? native.isa : `not available (${native.reason})`,
   };
   log(`bench: ${QUICK ? "quick" : "full"} run, ${THREADS} thread(s), ${ROUNDS} rounds; load average ${load0.map((x) => x.toFixed(2)).join(" ")}`);
 
   const path = await ensureModel(benchSpec(SHAPE, "tq2_0"));
   const bytes = await bytesPerToken(path);
 
-  log("(a) kernels");
-  const kernels: KernelRates = await measureKernelRates({ threads: THREADS, rounds: QUICK ? 3 : 5, quick: QUICK });
+  log("(a) bandwidth and kernels");
+  const probeBytes = (QUICK ? 128 : 512) * 2 ** 20;
+  const bandwidth: Bandwidth[] = [];
+  for (const t of THREADS > 1 ? [1, THREADS] : [1]) bandwidth.push(await measureBandwidth(t, probeBytes, QUICK ? 3 : 5));
+  const bwN = (bandwidth.at(-1) as Bandwidth).bytesPerSecond;
+  const kernels = await measureKernelRates({ threads: THREADS, rounds: QUICK ? 3 : 5, quick: QUICK, backends });
 
   log("(b) ours against llama.cpp");
-  const ctx = Math.ceil((Math.max(PREFILL, DECODE_PROMPT + DECODE) + 8) / 256) * 256;
-  const ours = await openOurs(path, { threads: THREADS, contextLength: ctx, batchSize: OUR_BATCH });
-  const theirsOrWhy = await openLlamaCpp(path, { threads: THREADS, contextLength: ctx, batchSize: PREFILL });
-  const oursQ8 = await openOurs(path, { threads: THREADS, contextLength: ctx, batchSize: OUR_BATCH, headType: "q8_0" });
-  const engines = [ours, ...(typeof theirsOrWhy === "string" ? [] : [theirsOrWhy]), oursQ8];
+  const contextLength = contextFor(PROMPTS, DECODE);
+  const ourSpecs: OurEngine[] = backends.flatMap((backend) => (["keep", "q8_0"] as const).map((headType) => ({ backend, headType })));
+  const engines: Engine[] = [];
+  for (const s of ourSpecs) engines.push(await openOurs(path, { threads: THREADS, contextLength, batchSize: OUR_BATCH, backend: s.backend, headType: s.headType }));
+  const theirsOrWhy = await openLlamaCpp(path, { threads: THREADS, contextLength, batchSize: Math.max(...PROMPTS) });
   if (typeof theirsOrWhy === "string") log(`  llama.cpp skipped: ${theirsOrWhy}`);
-  const samples = await interleave(engines, ROUNDS);
-  const labels = engines.map((e) => e.label);
+  else engines.push(theirsOrWhy);
+  const samples = await interleaveRounds(engines, { promptSizes: PROMPTS, decodeTokens: DECODE, rounds: ROUNDS, vocabSize: SHAPE.vocab, maxDecodeSeconds: DECODE_MAX_SECONDS, log: (l) => log(`  ${l}`) });
   for (const e of engines) await e.dispose();
   await closeLlamaCpp();
+  const llama = typeof theirsOrWhy === "string" ? null : (samples.at(-1) ?? null);
 
   log("(b) where our time goes");
-  const profile: EngineProfile = await profileEngine(path, { threads: THREADS, decodeSteps: QUICK ? 16 : 32, prefillTokens: PREFILL, batch: OUR_BATCH });
+  const profile = await profileEngine(path, { threads: THREADS, decodeSteps: QUICK ? 16 : 32, prefillTokens: Math.max(...PROMPTS), batch: OUR_BATCH });
 
-  log("(c) ternary against F16, one child process per measurement");
-  const pairs: PairResult[] = [await ternaryAgainstF16(SHAPE)];
-  if (!QUICK && pairs[0].f16.ref) pairs.push(await ternaryAgainstF16(SMALL_SHAPE));
+  log(`(c) ternary against F16 on ${backends[0]}, one child process per measurement`);
+  const pairs = await ternaryAgainstF16(backends[0]);
   const load1 = loadavg();
 
-  const ourPrefill = median(samples[0].prefill);
-  const ourDecode = median(samples[0].decode);
-  const theirs = typeof theirsOrWhy === "string" ? null : samples[1];
-  const theirPrefill = theirs ? median(theirs.prefill) : null;
-  const theirDecode = theirs ? median(theirs.decode) : null;
-  const q8Decode = median((samples.at(-1) as Samples).decode);
-  const main0 = pairRows(pairs[0]);
-  const fairPair = pairs.find((p) => !p.f16.ref);
-  const fair = fairPair ? pairRows(fairPair) : null;
-  const perToken = bytes.linear + bytes.head;
-  const bw1 = kernels.bandwidth;
-  const headRow = kernels.rows.filter((r) => r.label.startsWith("f16 head")).at(-1);
-  const coldRow = kernels.rows.filter((r) => r.label.includes("cold") && r.label.startsWith("tq2_0")).at(-1);
+  // ---- figures ----
+  const q8Head = (bytes.head * 17) / 32; // Q8_0: 34 bytes per 32 values, against F16's 64
+  const rows = samples.map((s, i) => {
+    const spec = ourSpecs[i] as OurEngine | undefined;
+    const stepBytes = bytes.linear + (spec?.headType === "q8_0" ? q8Head : bytes.head);
+    const decode = median(s.decode);
+    return {
+      label: s.label,
+      backend: spec?.backend ?? null,
+      head_type: spec?.headType ?? null,
+      prefill_tok_s: PROMPTS.map((_, p) => median(s.prefill[p])),
+      prefill_range: PROMPTS.map((_, p) => range(s.prefill[p])),
+      decode_tok_s: decode,
+      decode_range: range(s.decode),
+      decode_capped: s.decodeCapped,
+      decode_bytes_per_token: stepBytes,
+      decode_of_bandwidth_limit: (decode * stepBytes) / bwN,
+      prefill_over_llamacpp: llama ? PROMPTS.map((_, p) => median(s.prefill[p]) / median(llama.prefill[p])) : null,
+      decode_over_llamacpp: llama ? decode / median(llama.decode) : null,
+    };
+  });
+  const ours = rows.slice(0, ourSpecs.length);
+  const best = (backend: KernelBackend) => {
+    const mine = ours.filter((r) => r.backend === backend);
+    if (mine.length === 0 || !llama) return null;
+    const decode = Math.max(...mine.map((r) => r.decode_over_llamacpp ?? 0));
+    const prefill = Math.max(...mine.map((r) => Math.min(...(r.prefill_over_llamacpp ?? [0]))));
+    return { decode: decode / BITNET_CPP_OVER_LLAMA_CPP.decode, prefill: prefill / BITNET_CPP_OVER_LLAMA_CPP.prefill };
+  };
+  const pairMedian = (p: PairRun) => ({
+    rss: median(p.runs.map((r) => r.maxRssBytes)),
+    /** Peak RSS less what the process held before loading (Node, the library): the model's own memory. */
+    model: median(p.runs.map((r) => r.maxRssBytes - r.baselineRssBytes)),
+    decode: 1000 / median(p.runs.map((r) => r.decodeMsPerToken)),
+    prefill: median(p.runs.map((r) => r.prefillTokS)),
+    load: median(p.runs.map((r) => r.loadSeconds)),
+  });
+  const tern = pairMedian(pairs[0]);
+  const f16 = pairMedian(pairs[1]);
 
   // ---- report ----
   say(`## ${QUICK ? "Quick run" : "Full run"}: ${SHAPE.layers} layers, vocab ${SHAPE.vocab}, ${THREADS} thread(s), ${ROUNDS} rounds`);
   say();
-  say(`- Machine: ${machine.cpu} (${machine.cpu_flags}), ${machine.cores} cores, ${(machine.memory_bytes / 2 ** 30).toFixed(0)} GiB; Node ${machine.node}; llama.cpp ${llamaVersion ?? "not available"} via node-llama-cpp.`);
+  say(`- Machine: ${machine.cpu} (${machine.cpu_flags}), ${machine.cores} cores, ${(machine.memory_bytes / 2 ** 30).toFixed(0)} GiB; Node ${machine.node}; native kernels ${machine.native}; llama.cpp ${llamaVersion ?? "not available"} via node-llama-cpp.`);
   say(`- Load average before ${load0.map((x) => x.toFixed(2)).join(" ")}, after ${load1.map((x) => x.toFixed(2)).join(" ")} (1, 5, 15 min); the run took ${((Date.now() - started) / 60000).toFixed(1)} min.`);
-  if (load0[0] > 0.5) say(`- **The machine was not idle** (load average ${load0[0].toFixed(2)} before the run on ${machine.cores} cores): other processes compete for the cores, and thread counts that need every core suffer most (llama.cpp's spinning thread barriers especially).`);
+  if (load0[0] > 0.5) say(`- **The machine was not idle** (load average ${load0[0].toFixed(2)} before the run on ${machine.cores} cores): thread counts that need every core suffer most.`);
   say(`- Model: ${path.split("/").at(-1)} (${mib(bytes.file)}; linear TQ2_0 ${mib(bytes.linear)}, F16 head ${mib(bytes.head)}).`);
   say();
-  say("### (a) Kernels, one token (medians)");
+  say("### (a) Memory bandwidth and kernels");
   say();
-  say(`Memory read bandwidth, one wasm thread summing ${mib(kernels.probeBytes)}: **${(bw1 / 1e9).toFixed(1)} GB/s**.`);
+  say(`Memory read bandwidth (each thread sums ${mib(probeBytes)} of its own with 128-bit loads): ${bandwidth.map((b) => `**${(b.bytesPerSecond / 1e9).toFixed(1)} GB/s** on ${b.threads} thread${b.threads > 1 ? "s" : ""}`).join(", ")}.`);
   say();
-  say("| case | GMAC/s | weight GB/s | of the 1-thread bandwidth |");
+  say(`| case | GMAC/s | weight GB/s | of the ${THREADS}-thread bandwidth |`);
   say("|---|---|---|---|");
-  for (const r of kernels.rows) say(`| ${r.label} | ${r.gmacs.toFixed(1)} | ${r.gbps.toFixed(1)} | ${((r.gbps * 1e9 * 100) / bw1).toFixed(0)}% |`);
+  for (const r of kernels.rows) say(`| ${r.label} | ${r.gmacs.toFixed(1)} | ${r.gbps.toFixed(1)} | ${pct((r.gbps * 1e9) / bwN)} |`);
   say();
   say("### (b) Throughput on the same TQ2_0 file (tok/s, median of interleaved rounds; min–max in brackets)");
   say();
-  say(`Prefill ${PREFILL} tokens from an empty context (ours in batches of ${OUR_BATCH}, llama.cpp in one batch of ${PREFILL}); decode ${DECODE} tokens after a ${DECODE_PROMPT}-token prompt, greedy.`);
+  say(`Prefill ${PROMPTS.join(" and ")} tokens from an empty context (ours in batches of ${OUR_BATCH}, llama.cpp in one batch); decode ${DECODE} tokens after a 16-token prompt, greedy. "of limit": decode × bytes read per token / the ${THREADS}-thread bandwidth.`);
   say();
-  say("| engine | prefill | decode |");
-  say("|---|---|---|");
-  samples.forEach((s, i) => say(`| ${labels[i]} | ${f1(median(s.prefill))} (${range(s.prefill)}) | ${f1(median(s.decode))} (${range(s.decode)}) |`));
-  if (typeof theirsOrWhy === "string") say(`| llama.cpp | — | — (${theirsOrWhy}) |`);
-  if (capped.size > 0) say(`| (decode stopped after ${DECODE_MAX_SECONDS} s for: ${[...capped].join("; ")}) | | |`);
-  say(`| ours / llama.cpp | ${times(ratio(ourPrefill, theirPrefill))} | ${times(ratio(ourDecode, theirDecode))} |`);
+  say(`| engine | ${PROMPTS.map((n) => `prefill ${n}`).join(" | ")} | decode | of limit |`);
+  say(`|---|${PROMPTS.map(() => "---|").join("")}---|---|`);
+  for (const r of rows) say(`| ${r.label} | ${PROMPTS.map((_, p) => `${f1(r.prefill_tok_s[p])} (${r.prefill_range[p]})`).join(" | ")} | ${f1(r.decode_tok_s)} (${r.decode_range})${r.decode_capped ? ` (stopped after ${DECODE_MAX_SECONDS} s)` : ""} | ${pct(r.decode_of_bandwidth_limit)} |`);
+  if (typeof theirsOrWhy === "string") say(`| llama.cpp | ${PROMPTS.map(() => "—").join(" | ")} | — (${theirsOrWhy}) | |`);
   say();
-  say(`Decode limit from memory bandwidth: a step reads ${mib(perToken)} (linear ${mib(bytes.linear)} + head ${mib(bytes.head)}), so ${(bw1 / 1e9).toFixed(1)} GB/s allows **${(bw1 / perToken).toFixed(1)} tok/s** (1 thread's bandwidth; SPEC §8's C probe found 69 GB/s on 2 threads: ${(69e9 / perToken).toFixed(1)} tok/s). Ours reaches ${((ourDecode / (bw1 / perToken)) * 100).toFixed(0)}% of the 1-thread limit${theirDecode !== null ? `, llama.cpp ${((theirDecode / (bw1 / perToken)) * 100).toFixed(0)}%` : ""}.`);
-  say();
-  const q8Head = (bytes.head * 17) / 32; // Q8_0: 34 bytes per 32 values, against F16's 64
-  say(`With the int8 head (\`--head-type q8_0\`) a step reads ${mib(bytes.linear + q8Head)} (head ${mib(q8Head)}): limit **${(bw1 / (bytes.linear + q8Head)).toFixed(1)} tok/s**; ours decodes at ${f1(q8Decode)} tok/s with it, ${times(ratio(q8Decode, ourDecode))} the F16 head's.`);
-  say();
-  say(`Where our time goes, ms per token (decode: ${profile.decodeSteps} steps; prefill: ${profile.prefillTokens} tokens in batches of ${profile.batch}):`);
+  if (llama) {
+    say("Ours over llama.cpp, and over bitnet.cpp estimated through llama.cpp (bitnet.cpp measured earlier on this kind of machine at " + `${BITNET_CPP_OVER_LLAMA_CPP.decode}× llama.cpp's decode and ${BITNET_CPP_OVER_LLAMA_CPP.prefill}× its prefill):`);
+    say();
+    say(`| engine | ${PROMPTS.map((n) => `prefill ${n} / llama.cpp`).join(" | ")} | decode / llama.cpp | ${PROMPTS.map((n) => `prefill ${n} / bitnet.cpp (est.)`).join(" | ")} | decode / bitnet.cpp (est.) |`);
+    say(`|---|${PROMPTS.map(() => "---|---|").join("")}---|---|`);
+    for (const r of ours) {
+      const pre = r.prefill_over_llamacpp ?? [];
+      say(`| ${r.label} | ${pre.map(times).join(" | ")} | ${times(r.decode_over_llamacpp)} | ${pre.map((x) => times(x / BITNET_CPP_OVER_LLAMA_CPP.prefill)).join(" | ")} | ${times((r.decode_over_llamacpp ?? 0) / BITNET_CPP_OVER_LLAMA_CPP.decode)} |`);
+    }
+    say();
+  }
+  say(`Where our time goes (${profile.backend}), ms per token (decode: ${profile.decodeSteps} steps; prefill: ${profile.prefillTokens} tokens in batches of ${profile.batch}):`);
   say();
   say("| phase | total | ternary matmuls | activation quantization | output head | other float matmuls | attention | rest (norms, RoPE, residual, glue) |");
   say("|---|---|---|---|---|---|---|---|");
@@ -261,19 +278,30 @@ async function main(): Promise<void> {
   splitRow("prefill", profile.prefill);
   say();
   const d = profile.decode;
-  say(`In decode, ternary matmuls move ${(bytes.linear / (d.ternary / 1000) / 1e9).toFixed(1)} GB/s of weights, the head ${d.head > 0 ? (bytes.head / (d.head / 1000) / 1e9).toFixed(1) : "—"} GB/s${coldRow ? ` (kernels alone, cold: ${coldRow.gbps.toFixed(1)} and ${headRow?.gbps.toFixed(1)} GB/s)` : ""}.`);
+  say(`In decode, the ternary matmuls move ${(bytes.linear / (d.ternary / 1000) / 1e9).toFixed(1)} GB/s of weights and the head ${d.head > 0 ? (bytes.head / (d.head / 1000) / 1e9).toFixed(1) : "—"} GB/s, against ${(bwN / 1e9).toFixed(1)} GB/s measured.`);
   say();
-  say("### (c) Ternary against F16 in our engine (one child process per measurement; medians)");
+  say(`### (c) Ternary against F16, both on ${pairs[0].runs[0].kernels} ×${THREADS} (one child process per measurement; medians)`);
   say();
-  say("| shape | weights | kernels | file | peak RSS | decode tok/s |");
-  say("|---|---|---|---|---|---|");
-  for (const pr of pairs) {
-    const rows = pairRows(pr);
-    const shape = `${pr.shape.layers} layers, vocab ${pr.shape.vocab}`;
-    say(`| ${shape} | TQ2_0 | ${pr.ternary.runs[0].kernels} ×${THREADS} | ${mib(pr.ternary.file)} | ${mib(rows.ternaryRss)} | ${rows.ternaryTokS.toFixed(2)} |`);
-    say(`| ${shape} | F16 | ${pr.f16.runs[0].kernels}${pr.f16.ref ? " (over wasm32's 4 GiB)" : ` ×${THREADS}`} | ${mib(pr.f16.file)} | ${mib(rows.f16Rss)} | ${rows.f16TokS.toFixed(2)} |`);
-    say(`| ${shape} | F16 / TQ2_0 | | ${(pr.f16.file / pr.ternary.file).toFixed(2)}× | ${(rows.f16Rss / rows.ternaryRss).toFixed(2)}× | ternary ${(rows.ternaryTokS / rows.f16TokS).toFixed(2)}× faster |`);
+  say(`| weights | file | peak RSS | of which the model (peak − before loading) | load s | prefill ${CHILD_PROMPT} tok/s | decode tok/s | decode ms/token |`);
+  say("|---|---|---|---|---|---|---|---|");
+  for (const [p, m] of [[pairs[0], tern], [pairs[1], f16]] as const) say(`| ${p.weights} | ${mib(p.file)} | ${mib(m.rss)} | ${mib(m.model)} | ${m.load.toFixed(1)} | ${m.prefill.toFixed(1)} | ${m.decode.toFixed(2)} | ${(1000 / m.decode).toFixed(1)} |`);
+  say(`| F16 / TQ2_0 | ${times(pairs[1].file / pairs[0].file)} | ${times(f16.rss / tern.rss)} | ${times(f16.model / tern.model)} | | ternary ${times(tern.prefill / f16.prefill)} faster | ternary ${times(tern.decode / f16.decode)} faster | |`);
+  say();
+  say(`The paper's Table 1 (GPU, FP16 LLaMA 3B against BitNet b1.58 3B): ${times(PAPER_TABLE1_3B.memory)} less memory, ${times(PAPER_TABLE1_3B.latency)} lower latency. Here (${SHAPE.layers} layers, vocab ${SHAPE.vocab}, CPU): ${times(f16.rss / tern.rss)} less peak memory (${times(f16.model / tern.model)} counting the model's own), ${times(tern.decode / f16.decode)} lower decode latency.`);
+  say();
+  const nat = best(backends[0]);
+  const wasm = best("wasm");
+  say("### Against the targets");
+  say();
+  say("| target | result |");
+  say("|---|---|");
+  if (native.available) {
+    say(`| native decode ≥ ${TARGETS.nativeDecode}× bitnet.cpp | ${nat ? `${times(nat.decode)} (est.)` : "—"} |`);
+    say(`| native prefill ≥ ${TARGETS.nativePrefill}× bitnet.cpp (the smaller over the prompt sizes) | ${nat ? `${times(nat.prefill)} (est.)` : "—"} |`);
   }
+  say(`| wasm decode ≥ ${TARGETS.wasmDecode}× bitnet.cpp | ${wasm ? `${times(wasm.decode)} (est.)` : "—"} |`);
+  say(`| ternary decode ≥ ${TARGETS.ternaryDecodeOverF16}× F16, same backend | ${times(tern.decode / f16.decode)} |`);
+  say(`| F16 peak RSS ≥ ${TARGETS.f16RssOverTernary}× ternary | ${times(f16.rss / tern.rss)} |`);
   say();
 
   const report = out.join("\n");
@@ -285,35 +313,15 @@ async function main(): Promise<void> {
     load_average_before: load0,
     load_average_after: load1,
     model: { path, layers: SHAPE.layers, vocab: SHAPE.vocab, file_bytes: bytes.file, linear_bytes: bytes.linear, head_bytes: bytes.head },
-    prefill_tokens: PREFILL,
+    prompt_sizes: PROMPTS,
     decode_tokens: DECODE,
-    prefill_tok_s: ourPrefill,
-    decode_tok_s: ourDecode,
-    llamacpp_prefill_tok_s: theirPrefill,
-    llamacpp_decode_tok_s: theirDecode,
-    decode_capped: [...capped],
-    llamacpp_skipped: typeof theirsOrWhy === "string" ? theirsOrWhy : null,
-    prefill_ratio: ratio(ourPrefill, theirPrefill),
-    decode_ratio: ratio(ourDecode, theirDecode),
-    q8_head_decode_tok_s: q8Decode,
-    samples: Object.fromEntries(labels.map((l, i) => [l, samples[i]])),
-    bandwidth_bytes_s: bw1,
-    decode_limit_tok_s: bw1 / perToken,
+    bandwidth,
     kernels: kernels.rows,
-    decode_profile_ms: profile.decode,
-    prefill_profile_ms: profile.prefill,
-    peak_rss_bytes: main0.ternaryRss,
-    file_bytes: pairs[0].ternary.file,
-    fp16_file_bytes: pairs[0].f16.file,
-    fp16_peak_rss_bytes: main0.f16Rss,
-    fp16_decode_tok_s: main0.f16TokS,
-    fp16_kernels: pairs[0].f16.runs[0].kernels,
-    child_decode_tok_s: main0.ternaryTokS,
-    fp16_in_wasm:
-      fair && fairPair
-        ? { layers: fairPair.shape.layers, vocab: fairPair.shape.vocab, peak_rss_bytes: fair.ternaryRss, fp16_peak_rss_bytes: fair.f16Rss, decode_tok_s: fair.ternaryTokS, fp16_decode_tok_s: fair.f16TokS, file_bytes: fairPair.ternary.file, fp16_file_bytes: fairPair.f16.file }
-        : null,
-    ternary_against_f16: pairs,
+    engines: rows,
+    samples: Object.fromEntries(samples.map((s) => [s.label, { prefill: s.prefill, decode: s.decode }])),
+    profile,
+    ternary_against_f16: { backend: pairs[0].runs[0].kernels, ternary: { file_bytes: pairs[0].file, ...tern }, f16: { file_bytes: pairs[1].file, ...f16 }, runs: pairs },
+    estimated_over_bitnet_cpp: { factors: BITNET_CPP_OVER_LLAMA_CPP, native: nat, wasm },
   };
   if (flags.json) {
     process.stderr.write(`${report}\n`);

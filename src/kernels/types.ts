@@ -116,6 +116,12 @@ export interface Kernels {
   quantizeActivations(x: Float32Array, tokens: number, cols: number, mode: ActQuantMode, out: QuantizedActivations): void;
   /** out [T, N] = dequant(x) · Wᵀ, integer dot per group, scaled as ref.ts defines. */
   ternaryMatmul(w: TernaryMatrix, x: QuantizedActivations, out: Float32Array): void;
+  /**
+   * outs[i] = x · ws[i]ᵀ for matrices that read the same activations (q, k, v; gate, up), exactly what
+   * one ternaryMatmul per matrix gives. Optional: a backend with a thread pool runs them as one job
+   * (one wake-up of the threads, none idle at a matrix's end); without it the caller loops.
+   */
+  ternaryMatmulGroup?(ws: readonly TernaryMatrix[], x: QuantizedActivations, outs: readonly Float32Array[]): void;
   /** out [T, N] = x [T, K] · Wᵀ in float. */
   floatMatmul(w: FloatMatrix, x: Float32Array, tokens: number, out: Float32Array): void;
   /** out [T, K] = the rows of `w` (the token embedding) for ids[0..T), as float32 (float-ref.ts embedRef). */

@@ -18,7 +18,7 @@
 import { InvalidFileError } from "../errors.ts";
 import { activationPieces, allocActivations } from "../kernels/activations.ts";
 import { ropeTable, type RopeTable } from "../kernels/ops.ts";
-import type { ActQuantMode, Kernels, QuantizedActivations, WeightMatrix } from "../kernels/types.ts";
+import type { ActQuantMode, Kernels, QuantizedActivations, TernaryMatrix, WeightMatrix } from "../kernels/types.ts";
 import type { ModelConfig } from "./config.ts";
 import { KVCache, type KVCacheType } from "./kv-cache.ts";
 import type { ModelWeights } from "./weights.ts";
@@ -178,6 +178,22 @@ export class ForwardPass {
     this.kernels.ternaryMatmul(w, acts, out);
   }
 
+  /** outs[i] = x · ws[i]ᵀ for matrices that read the same x: one kernel call where the backend groups them. */
+  private linearGroup(outs: readonly Float32Array[], x: Float32Array, T: number, ws: readonly WeightMatrix[], acts: QuantizedActivations): void {
+    const group = this.kernels.ternaryMatmulGroup;
+    const ternary = ws.filter((w): w is TernaryMatrix => w.kind === "ternary");
+    if (!group || ternary.length !== ws.length) {
+      ws.forEach((w, i) => this.linear(outs[i], x, T, w, acts));
+      return;
+    }
+    this.at = ws[0].name;
+    if (this.quantizedFrom.get(acts) !== x) {
+      this.kernels.quantizeActivations(x, T, ws[0].cols, this.actQuant, acts);
+      this.quantizedFrom.set(acts, x);
+    }
+    group.call(this.kernels, ternary, acts, outs);
+  }
+
   /** out = rmsnorm(x)·weight over T rows of n; quantized into `acts` in the same pass when `next` (the matmul that reads out) is ternary. */
   private rmsnorm(out: Float32Array, x: Float32Array, weight: Float32Array, T: number, n: number, acts: QuantizedActivations, next: WeightMatrix): void {
     this.at = next.name;
@@ -247,9 +263,7 @@ export class ForwardPass {
       const L = w.layers[l];
       // attention
       this.rmsnorm(s.xb, s.x, L.attn_norm, T, D, s.actsD, L.attn_q);
-      this.linear(s.q, s.xb, T, L.attn_q, s.actsD);
-      this.linear(s.k, s.xb, T, L.attn_k, s.actsD);
-      this.linear(s.v, s.xb, T, L.attn_v, s.actsD);
+      this.linearGroup([s.q, s.k, s.v], s.xb, T, [L.attn_q, L.attn_k, L.attn_v], s.actsD);
       let row = 0;
       for (const seg of segments) {
         // RoPE, the cache and attention are per sequence: its own slot and positions.
@@ -269,8 +283,7 @@ export class ForwardPass {
 
       // feed-forward
       this.rmsnorm(s.xb, s.x, L.ffn_norm, T, D, s.actsD, L.ffn_gate);
-      this.linear(s.gate, s.xb, T, L.ffn_gate, s.actsD);
-      this.linear(s.up, s.xb, T, L.ffn_up, s.actsD);
+      this.linearGroup([s.gate, s.up], s.xb, T, [L.ffn_gate, L.ffn_up], s.actsD);
       k.gatedActivation(s.gate, s.up, T * F, cfg.activation);
       this.overwritten(s.gate);
       if (L.ffn_sub_norm) this.rmsnorm(s.gate, s.gate, L.ffn_sub_norm, T, F, s.actsF, L.ffn_down);

@@ -7,6 +7,8 @@
  */
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
+import type { HeadType } from "../model/weights.ts";
+import type { KernelBackend } from "./kernels.ts";
 
 export interface ProbeOptions {
   threads: number;
@@ -18,6 +20,10 @@ export interface ProbeOptions {
   rounds: number;
   /** Measure the decode rounds' energy with RAPL. */
   energy?: boolean;
+  /** Kernel backend (default: the one loadModel picks). */
+  backend?: KernelBackend;
+  /** Output head storage (default: as the file has it). */
+  headType?: HeadType;
 }
 
 export interface ProbeResult {
@@ -48,9 +54,12 @@ function median(xs: readonly number[]): number {
 
 /** Runs this file in a child process on `path` and returns what it measured. */
 export function probeModel(path: string, o: ProbeOptions): Promise<ProbeResult> {
-  const args = ["--import", import.meta.resolve("tsx"), fileURLToPath(import.meta.url), path, JSON.stringify(o)];
+  const self = fileURLToPath(import.meta.url);
+  // From the sources (tests, benches) the child needs tsx; the built package runs as plain JavaScript.
+  const args = [...(self.endsWith(".ts") ? ["--import", import.meta.resolve("tsx")] : []), self, path, JSON.stringify(o)];
+  const env = o.backend ? { ...process.env, BITNET_KERNELS: o.backend } : process.env;
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"], env });
     let out = "";
     let err = "";
     child.stdout.on("data", (d: Buffer) => (out += d.toString()));
@@ -74,7 +83,7 @@ async function child(path: string, o: ProbeOptions): Promise<ProbeResult> {
   const contextLength = Math.max(o.promptTokens, DECODE_PROMPT + o.decodeTokens) + 1;
   const baselineRssBytes = process.memoryUsage().rss; // now, not the peak: the import's transient peak says nothing about the model
   const t0 = performance.now();
-  const model = await loadModel(path, { threads: o.threads, contextLength, batchSize: Math.min(o.promptTokens, 256) });
+  const model = await loadModel(path, { threads: o.threads, contextLength, batchSize: Math.min(o.promptTokens, 256), headType: o.headType });
   const loadSeconds = (performance.now() - t0) / 1000;
   try {
     const V = model.config.vocabSize;
