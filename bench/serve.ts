@@ -10,7 +10,7 @@
  * Rounds of the two engines alternate. Writes a JSON report, a Markdown table and a throughput plot (SVG, PNG).
  *
  *   node --import tsx bench/serve.ts [--model FILE | --shape 2b4t] [--threads 2] [--tokens 64]
- *     [--concurrency 1,2,4,8,16,32] [--ctx 256] [--head-type keep|q8_0] [--no-llama] [--out DIR]
+ *     [--concurrency 1,2,4,8,16,32] [--ctx 256] [--head-type keep|q8_0] [--no-llama-cpp] [--out DIR]
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -32,7 +32,7 @@ const { values: args } = parseArgs({
     ctx: { type: "string", default: "256" },
     "head-type": { type: "string", default: "keep" },
     "kv-type": { type: "string", default: "f16" },
-    "no-llama": { type: "boolean", default: false },
+    "no-llama-cpp": { type: "boolean", default: false },
     rounds: { type: "string", default: "1" },
     out: { type: "string", default: "runs/bench-serve" },
   },
@@ -183,7 +183,7 @@ async function main(): Promise<void> {
   const pid = child.pid as number;
   let llama: Llama | null = null;
   let llamaModel: LlamaModel | null = null;
-  if (!args["no-llama"]) {
+  if (!args["no-llama-cpp"]) {
     try {
       const lib = await import("node-llama-cpp");
       llama = await lib.getLlama({ gpu: false, build: "never", skipDownload: true, progressLogs: false, logLevel: lib.LlamaLogLevel.error });
