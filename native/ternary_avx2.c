@@ -108,9 +108,6 @@ static inline int32_t hsum(__m256i v) {
     TILE_ROW_END(a, nr, nt, nd, per_row, raw);                                                                             \
   }
 
-DEFINE_TQ2_TILE(tq2_gemm, GEMM_R, GEMM_T, 0)
-DEFINE_TQ2_TILE(i2s_gemm, GEMM_R, GEMM_T, 1)
-
 /*
  * One token (GEMV), one row at a time: rows are contiguous, so the weights are one sequential stream
  * for the prefetchers (interleaved rows streamed at half the bandwidth, see ternary_avx512.c). One
@@ -158,9 +155,6 @@ DEFINE_COMBINE(combine, __m256i, _mm256_add_epi32, _mm256_srai_epi32)
     if (per_row) raw[0] = hsum(PLANE_TOTAL(acc, REV));                                                         \
   }
 
-DEFINE_GEMV(tq2_gemv, 0)
-DEFINE_GEMV(i2s_gemv, 1)
-
 /* Raw dots of MR rows × MT tokens of TQ1_0, each block decoded once per row (in registers for one token). */
 #define DEFINE_TQ1_TILE(NAME, MR, MT)                                                                                   \
   static void NAME(const uint8_t *const *rows, const int8_t *const *xs, int64_t nch, int per_row, int nr, int nt,    \
@@ -179,9 +173,6 @@ DEFINE_GEMV(i2s_gemv, 1)
     }                                                                                                                 \
     TILE_ROW_END(a, nr, nt, nd, per_row, raw);                                                                        \
   }
-
-DEFINE_TQ1_TILE(tq1_gemv, GEMV_R, 1)
-DEFINE_TQ1_TILE(tq1_gemm, GEMM_R, GEMM_T)
 
 #define TERNARY_ROWS SFX(bn_ternary_rows)
 #include "ternary_driver.h"

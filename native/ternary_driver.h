@@ -9,19 +9,28 @@
  *                                  (nd = 1 and the whole row when m->per_row, else nd = K/256)
  *   ROWS, TOKS, GEMV_ROWS          tile sizes
  *   TERNARY_ROWS                   the name of the function to define
- * or, instead of DOTS and the tile sizes, the row-pointer tile kernels below (AVX2, NEON) and their
+ * or, instead of DOTS and the tile sizes, the row-pointer kernel templates below (AVX2, NEON) and the
  * sizes GEMV_R, GEMM_R, GEMM_T, from which this header builds DOTS.
  */
 #include <stdlib.h>
 
 #if !defined(DOTS)
 /*
- * DOTS over the kernels
- *   tq2_gemv, i2s_gemv (row, x, nch, stride, per_row, raw)                 one row, one token
- *   tq1_gemv (GEMV_R rows), tq1_gemm, tq2_gemm, i2s_gemm (GEMM_R rows × GEMM_T tokens)
- *            (rows, xs, [stride,] nch, per_row, nr, nt, nd, raw)          a tile
- * Rows r..r+nr−1 × tokens t..t+nt−1 (GEMV: up to GEMV_ROWS rows; GEMM: one tile).
+ * The kernels, from the set's templates:
+ *   DEFINE_GEMV(NAME, REV)           NAME(row, x, nch, stride, per_row, raw): one row, one token
+ *   DEFINE_TQ2_TILE(NAME, MR, MT, REV), DEFINE_TQ1_TILE(NAME, MR, MT)
+ *                                    NAME(rows, xs, nch, [stride,] per_row, nr, nt, nd, raw): MR rows × MT tokens
+ * REV: I2_S's plane order (values 32p.. in bits 6−2p). TQ1_0 has no GEMV of its own: its blocks are decoded
+ * once for GEMV_R rows.
  */
+DEFINE_GEMV(tq2_gemv, 0)
+DEFINE_GEMV(i2s_gemv, 1)
+DEFINE_TQ2_TILE(tq2_gemm, GEMM_R, GEMM_T, 0)
+DEFINE_TQ2_TILE(i2s_gemm, GEMM_R, GEMM_T, 1)
+DEFINE_TQ1_TILE(tq1_gemv, GEMV_R, 1)
+DEFINE_TQ1_TILE(tq1_gemm, GEMM_R, GEMM_T)
+
+/* Rows r..r+nr−1 × tokens t..t+nt−1 (GEMV: up to GEMV_ROWS rows; GEMM: one tile). */
 static void tiled_dots(const bn_tmat *m, const bn_tacts *a, int64_t r, int nr, int64_t t, int nt, int32_t *raw) {
   const int64_t K = m->K, nch = K / BN_CHUNK, nd = m->per_row ? 1 : nch;
   const int8_t *xs[GEMM_T];

@@ -67,9 +67,6 @@ static inline int8x16_t plane(uint8x16_t b, int shift) {
     TILE_ROW_END(a, nr, nt, nd, per_row, raw);                                                                          \
   }
 
-DEFINE_TQ2_TILE(tq2_gemm, GEMM_R, GEMM_T, 0)
-DEFINE_TQ2_TILE(i2s_gemm, GEMM_R, GEMM_T, 1)
-
 /* One token (GEMV), one row at a time (one sequential stream for the prefetchers), an accumulator per code plane. */
 #define DEFINE_GEMV(NAME, REV)                                                                                    \
   static void NAME(const uint8_t *row, const int8_t *x, int64_t nch, int64_t stride, int per_row, int32_t *raw) { \
@@ -89,9 +86,6 @@ DEFINE_TQ2_TILE(i2s_gemm, GEMM_R, GEMM_T, 1)
     }                                                                                                          \
     if (per_row) raw[0] = vaddvq_s32(vaddq_s32(vaddq_s32(a[0], a[1]), vaddq_s32(a[2], a[3])));                 \
   }
-
-DEFINE_GEMV(tq2_gemv, 0)
-DEFINE_GEMV(i2s_gemv, 1)
 
 /* code = [q ≥ 86] + [q ≥ 171] (unsigned), from compare masks (0 or all ones, so their sum is −code). */
 static inline uint8x16_t tq1_codes(uint8x16_t q) {
@@ -140,9 +134,6 @@ static void tq1_decode(const uint8_t *blk, uint8_t *codes) {
     }                                                                                                                 \
     TILE_ROW_END(a, nr, nt, nd, per_row, raw);                                                                        \
   }
-
-DEFINE_TQ1_TILE(tq1_gemv, GEMV_R, 1)
-DEFINE_TQ1_TILE(tq1_gemm, GEMM_R, GEMM_T)
 
 #define TERNARY_ROWS SFX(bn_ternary_rows)
 #include "ternary_driver.h"
