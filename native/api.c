@@ -340,22 +340,37 @@ static napi_value js_ternary(napi_env env, napi_callback_info info) {
   return undefined(env);
 }
 
+/*
+ * float and q8 end their arguments alike: N, K at `at` and `at` + 1, then x [T, K], T, outScale, out [T, N].
+ * The sizes are read first, so that the weights' length can be checked before the buffers.
+ */
+static void matmul_sizes(call *c, size_t at, int64_t *N, int64_t *K, int64_t *T) {
+  *N = count(c, at, "rows");
+  *K = count(c, at + 1, "cols");
+  *T = count(c, at + 3, "tokens");
+}
+
+/* The input x (returned), outScale and out of those arguments. */
+static const float *matmul_buffers(call *c, size_t at, int64_t N, int64_t K, int64_t T, double *out_scale, float **out) {
+  const float *x = (const float *)array(c, at + 2, T_F32, mul(T, K), "input", NULL);
+  *out_scale = num(c, at + 4, "outScale");
+  *out = (float *)array(c, at + 5, T_F32, mul(T, N), "output", NULL);
+  return x;
+}
+
 /* float(ctx, format, data, N, K, x, T, outScale, out): f32 / f16 / bf16 weights. */
 static napi_value js_float(napi_env env, napi_callback_info info) {
   call c;
   if (!begin(&c, env, info, 9)) return NULL;
   bn_ctx *ctx = ctx_of(&c);
   bn_fmat m;
+  int64_t T;
   m.format = (int)count(&c, 1, "format");
-  m.N = count(&c, 3, "rows");
-  m.K = count(&c, 4, "cols");
-  int64_t T = count(&c, 6, "tokens");
+  matmul_sizes(&c, 3, &m.N, &m.K, &T);
   if (c.failed) return NULL;
   if (m.format > BN_BF16) return fail(&c, "R", "bitnet native: unknown float format");
   m.data = array(&c, 2, m.format == BN_F32 ? T_F32 : T_U16, mul(m.N, m.K), "weights", NULL);
-  const float *x = (const float *)array(&c, 5, T_F32, mul(T, m.K), "input", NULL);
-  m.out_scale = num(&c, 7, "outScale");
-  m.out = (float *)array(&c, 8, T_F32, mul(T, m.N), "output", NULL);
+  const float *x = matmul_buffers(&c, 3, m.N, m.K, T, &m.out_scale, &m.out);
   if (c.failed || !ctx) return NULL;
   if (T > 0) bn_run_float(ctx, &m, x, T);
   return undefined(env);
@@ -368,15 +383,11 @@ static napi_value js_q8(napi_env env, napi_callback_info info) {
   bn_ctx *ctx = ctx_of(&c);
   bn_q8mat m;
   memset(&m, 0, sizeof m);
-  m.N = count(&c, 2, "rows");
-  m.K = count(&c, 3, "cols");
-  m.T = count(&c, 5, "tokens");
+  matmul_sizes(&c, 2, &m.N, &m.K, &m.T);
   if (c.failed) return NULL;
   if (m.K % 32) return fail(&c, "R", "bitnet native: q8_0 needs rows of whole 32-value blocks");
   m.data = (const uint8_t *)array(&c, 1, T_U8, mul(mul(m.N, m.K / 32), BN_Q8_BYTES), "weights", NULL);
-  const float *x = (const float *)array(&c, 4, T_F32, mul(m.T, m.K), "input", NULL);
-  m.out_scale = num(&c, 6, "outScale");
-  m.out = (float *)array(&c, 7, T_F32, mul(m.T, m.N), "output", NULL);
+  const float *x = matmul_buffers(&c, 2, m.N, m.K, m.T, &m.out_scale, &m.out);
   if (c.failed || !ctx) return NULL;
   if (m.T > 0 && bn_run_q8(ctx, &m, x) != 0) return no_memory(&c, "q8_0");
   return undefined(env);

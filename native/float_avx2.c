@@ -49,10 +49,6 @@ static inline float hsum(__m256 v) {
   return _mm_cvtss_f32(s);
 }
 
-static inline const void *row_at(const bn_fmat *m, int64_t r) {
-  return (const char *)m->data + r * m->K * (m->format == BN_F32 ? 4 : 2);
-}
-
 /* Step k (8 values) of an MR × MT tile into accumulator A; TAIL: the last K − k values, zero-padded. */
 #define STEP(MR, MT, FORMAT, A, k, TAIL)                                                                       \
   do {                                                                                                        \
@@ -90,36 +86,5 @@ static inline const void *row_at(const bn_fmat *m, int64_t r) {
         res[i * nt + j] = hsum(_mm256_add_ps(_mm256_add_ps(acc[i][j][0], acc[i][j][1]), _mm256_add_ps(acc[i][j][2], acc[i][j][3]))); \
   }
 
-DEFINE_TILE(gemv_f32, GEMV_R, 1, BN_F32)
-DEFINE_TILE(gemv_f16, GEMV_R, 1, BN_F16)
-DEFINE_TILE(gemv_bf16, GEMV_R, 1, BN_BF16)
-DEFINE_TILE(gemm_f32, GEMM_R, GEMM_T, BN_F32)
-DEFINE_TILE(gemm_f16, GEMM_R, GEMM_T, BN_F16)
-DEFINE_TILE(gemm_bf16, GEMM_R, GEMM_T, BN_BF16)
-
-void bn_float_rows_avx2(const bn_fmat *m, const float *x, int64_t T, int64_t r0, int64_t r1) {
-  const int gemv = T == 1;
-  const int MR = gemv ? GEMV_R : GEMM_R, MT = gemv ? 1 : GEMM_T;
-  const void *rows[GEMV_R > GEMM_R ? GEMV_R : GEMM_R];
-  const float *xs[GEMM_T];
-  float res[(GEMV_R > GEMM_R ? GEMV_R : GEMM_R) * GEMM_T];
-  for (int64_t r = r0; r < r1; r += MR) {
-    int nr = (int)(r1 - r < MR ? r1 - r : MR);
-    for (int i = 0; i < MR; i++) rows[i] = row_at(m, r + (i < nr ? i : nr - 1));
-    for (int64_t t = 0; t < T; t += MT) {
-      int nt = (int)(T - t < MT ? T - t : MT);
-      for (int j = 0; j < MT; j++) xs[j] = x + (t + (j < nt ? j : nt - 1)) * m->K;
-      if (gemv) {
-        if (m->format == BN_F16) gemv_f16(m, rows, xs, nr, nt, res);
-        else if (m->format == BN_BF16) gemv_bf16(m, rows, xs, nr, nt, res);
-        else gemv_f32(m, rows, xs, nr, nt, res);
-      } else {
-        if (m->format == BN_F16) gemm_f16(m, rows, xs, nr, nt, res);
-        else if (m->format == BN_BF16) gemm_bf16(m, rows, xs, nr, nt, res);
-        else gemm_f32(m, rows, xs, nr, nt, res);
-      }
-      for (int i = 0; i < nr; i++)
-        for (int j = 0; j < nt; j++) m->out[(t + j) * m->N + r + i] = bn_out_scale(res[i * nt + j], m->out_scale);
-    }
-  }
-}
+#define FLOAT_ROWS bn_float_rows_avx2
+#include "float_driver.h"

@@ -63,10 +63,6 @@ static inline float hsum(f8 a) {
   return vget_lane_f32(p, 0) + vget_lane_f32(p, 1);
 }
 
-static inline const void *row_at(const bn_fmat *m, int64_t r) {
-  return (const char *)m->data + r * m->K * (m->format == BN_F32 ? 4 : 2);
-}
-
 #define DEFINE_TILE(NAME, MR, MT)                                                                               \
   static void NAME(const bn_fmat *m, const void *const *rows, const float *const *xs, int nr, int nt,        \
                    float *res) {                                                                             \
@@ -90,25 +86,14 @@ static inline const void *row_at(const bn_fmat *m, int64_t r) {
       for (int j = 0; j < nt; j++) res[i * nt + j] = hsum(acc[i][j]);                                        \
   }
 
-DEFINE_TILE(gemv, GEMV_R, 1)
-DEFINE_TILE(gemm, GEMM_R, GEMM_T)
+DEFINE_TILE(gemv_tile, GEMV_R, 1)
+DEFINE_TILE(gemm_tile, GEMM_R, GEMM_T)
 
-void bn_float_rows_neon(const bn_fmat *m, const float *x, int64_t T, int64_t r0, int64_t r1) {
-  const int gemv_ = T == 1;
-  const int MR = gemv_ ? GEMV_R : GEMM_R, MT = gemv_ ? 1 : GEMM_T;
-  const void *rows[GEMV_R > GEMM_R ? GEMV_R : GEMM_R];
-  const float *xs[GEMM_T];
-  float res[(GEMV_R > GEMM_R ? GEMV_R : GEMM_R) * GEMM_T];
-  for (int64_t r = r0; r < r1; r += MR) {
-    int nr = (int)(r1 - r < MR ? r1 - r : MR);
-    for (int i = 0; i < MR; i++) rows[i] = row_at(m, r + (i < nr ? i : nr - 1));
-    for (int64_t t = 0; t < T; t += MT) {
-      int nt = (int)(T - t < MT ? T - t : MT);
-      for (int j = 0; j < MT; j++) xs[j] = x + (t + (j < nt ? j : nt - 1)) * m->K;
-      if (gemv_) gemv(m, rows, xs, nr, nt, res);
-      else gemm(m, rows, xs, nr, nt, res);
-      for (int i = 0; i < nr; i++)
-        for (int j = 0; j < nt; j++) m->out[(t + j) * m->N + r + i] = bn_out_scale(res[i * nt + j], m->out_scale);
-    }
-  }
+static inline void float_tile(const bn_fmat *m, int gemv, const void *const *rows, const float *const *xs, int nr, int nt, float *res) {
+  if (gemv) gemv_tile(m, rows, xs, nr, nt, res);
+  else gemm_tile(m, rows, xs, nr, nt, res);
 }
+
+#define TILE float_tile
+#define FLOAT_ROWS bn_float_rows_neon
+#include "float_driver.h"

@@ -22,10 +22,10 @@
 
 #if defined(BN_AVXVNNI)
 #define SFX(name) name##_avxvnni
-#define GEMM_TOKS 4
+#define GEMM_T 4
 #else
 #define SFX(name) name##_avx2
-#define GEMM_TOKS 2
+#define GEMM_T 2
 #endif
 #define GEMV_R 4
 #define GEMM_R 2
@@ -63,6 +63,11 @@ static inline void acc_block_end(dotacc *a) {
 #endif
 }
 
+#define ACC_SUM(v) hsum((v).acc)
+#define ACC_ZERO(v) acc_zero(&(v))
+#define ACC_CHUNK_DONE(v) acc_block_end(&(v))
+#include "ternary_tile.h"
+
 static inline int32_t hsum(__m256i v) {
   __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
   s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4e));
@@ -83,8 +88,7 @@ static inline int32_t hsum(__m256i v) {
   static void NAME(const uint8_t *const *rows, const int8_t *const *xs, int64_t nch, int64_t stride, int per_row,          \
                    int nr, int nt, int64_t nd, int32_t *raw) {                                                             \
     dotacc a[MR][MT];                                                                                                      \
-    for (int i = 0; i < MR; i++)                                                                                           \
-      for (int j = 0; j < MT; j++) acc_zero(&a[i][j]);                                                                     \
+    TILE_ZERO(a, MR, MT);                                                                                                  \
     for (int64_t c = 0; c < nch; c++) {                                                                                    \
       for (int h = 0; h < 2; h++) {                                                                                        \
         __m256i b[MR];                                                                                                     \
@@ -99,22 +103,10 @@ static inline int32_t hsum(__m256i v) {
           }                                                                                                                \
         }                                                                                                                  \
       }                                                                                                                    \
-      for (int i = 0; i < MR; i++)                                                                                         \
-        for (int j = 0; j < MT; j++) {                                                                                     \
-          acc_block_end(&a[i][j]);                                                                                         \
-          if (!per_row && i < nr && j < nt) {                                                                              \
-            raw[(i * nt + j) * nd + c] = hsum(a[i][j].acc);                                                                \
-            a[i][j].acc = _mm256_setzero_si256();                                                                          \
-          }                                                                                                                \
-        }                                                                                                                  \
+      TILE_CHUNK_END(a, MR, MT, nr, nt, nd, c, per_row, raw);                                                              \
     }                                                                                                                      \
-    if (per_row)                                                                                                           \
-      for (int i = 0; i < nr; i++)                                                                                         \
-        for (int j = 0; j < nt; j++) raw[(i * nt + j) * nd] = hsum(a[i][j].acc);                                          \
+    TILE_ROW_END(a, nr, nt, nd, per_row, raw);                                                                             \
   }
-
-DEFINE_TQ2_TILE(tq2_gemm, GEMM_R, GEMM_TOKS, 0)
-DEFINE_TQ2_TILE(i2s_gemm, GEMM_R, GEMM_TOKS, 1)
 
 /*
  * One token (GEMV), one row at a time: rows are contiguous, so the weights are one sequential stream
@@ -124,13 +116,7 @@ DEFINE_TQ2_TILE(i2s_gemm, GEMM_R, GEMM_TOKS, 1)
  * them down (vpmaddubsw's 16-bit sums would overflow with the scaled codes).
  */
 #if defined(BN_AVXVNNI)
-static inline __m256i combine(const __m256i acc[4], int rev) {
-  if (rev)
-    return _mm256_add_epi32(_mm256_add_epi32(_mm256_srai_epi32(acc[0], 6), _mm256_srai_epi32(acc[1], 4)),
-                            _mm256_add_epi32(_mm256_srai_epi32(acc[2], 2), acc[3]));
-  return _mm256_add_epi32(_mm256_add_epi32(acc[0], _mm256_srai_epi32(acc[1], 2)),
-                          _mm256_add_epi32(_mm256_srai_epi32(acc[2], 4), _mm256_srai_epi32(acc[3], 6)));
-}
+DEFINE_COMBINE(combine, __m256i, _mm256_add_epi32, _mm256_srai_epi32)
 #define PLANE_ACC(a, b, q, x, REV) \
   (a)[q] = _mm256_dpbusd_avx_epi32((a)[q], _mm256_and_si256((b), _mm256_set1_epi8((char)(3 << (REV ? 6 - 2 * (q) : 2 * (q))))), (x))
 #define PLANE_END(a) ((void)0)
@@ -169,17 +155,13 @@ static inline __m256i combine(const __m256i acc[4], int rev) {
     if (per_row) raw[0] = hsum(PLANE_TOTAL(acc, REV));                                                         \
   }
 
-DEFINE_GEMV(tq2_gemv, 0)
-DEFINE_GEMV(i2s_gemv, 1)
-
 /* Raw dots of MR rows × MT tokens of TQ1_0, each block decoded once per row (in registers for one token). */
 #define DEFINE_TQ1_TILE(NAME, MR, MT)                                                                                   \
   static void NAME(const uint8_t *const *rows, const int8_t *const *xs, int64_t nch, int per_row, int nr, int nt,    \
                    int64_t nd, int32_t *raw) {                                                                        \
     BN_ALIGN(32) __m256i codes[MR][8];                                                                                \
     dotacc a[MR][MT];                                                                                                 \
-    for (int i = 0; i < MR; i++)                                                                                      \
-      for (int j = 0; j < MT; j++) acc_zero(&a[i][j]);                                                                \
+    TILE_ZERO(a, MR, MT);                                                                                             \
     for (int64_t c = 0; c < nch; c++) {                                                                               \
       for (int i = 0; i < MR; i++) tq1_decode(rows[i] + c * BN_TQ1_BYTES, codes[i]);                                  \
       for (int v = 0; v < 8; v++)                                                                                     \
@@ -187,61 +169,10 @@ DEFINE_GEMV(i2s_gemv, 1)
           __m256i x = _mm256_loadu_si256((const __m256i *)(xs[j] + c * BN_CHUNK + 32 * v));                           \
           for (int i = 0; i < MR; i++) acc_step(&a[i][j], codes[i][v], x);                                            \
         }                                                                                                             \
-      for (int i = 0; i < MR; i++)                                                                                    \
-        for (int j = 0; j < MT; j++) {                                                                                \
-          acc_block_end(&a[i][j]);                                                                                    \
-          if (!per_row && i < nr && j < nt) {                                                                         \
-            raw[(i * nt + j) * nd + c] = hsum(a[i][j].acc);                                                           \
-            a[i][j].acc = _mm256_setzero_si256();                                                                     \
-          }                                                                                                           \
-        }                                                                                                             \
+      TILE_CHUNK_END(a, MR, MT, nr, nt, nd, c, per_row, raw);                                                         \
     }                                                                                                                 \
-    if (per_row)                                                                                                      \
-      for (int i = 0; i < nr; i++)                                                                                    \
-        for (int j = 0; j < nt; j++) raw[(i * nt + j) * nd] = hsum(a[i][j].acc);                                     \
+    TILE_ROW_END(a, nr, nt, nd, per_row, raw);                                                                        \
   }
 
-DEFINE_TQ1_TILE(tq1_gemv, GEMV_R, 1)
-DEFINE_TQ1_TILE(tq1_gemm, GEMM_R, GEMM_TOKS)
-
-/* Rows r..r+nr−1 × tokens t..t+nt−1 (GEMV: up to GEMV_ROWS rows; GEMM: one tile). */
-static void avx_dots(const bn_tmat *m, const bn_tacts *a, int64_t r, int nr, int64_t t, int nt, int32_t *raw) {
-  const int64_t K = m->K, nch = K / BN_CHUNK, nd = m->per_row ? 1 : nch;
-  const int8_t *xs[GEMM_TOKS];
-  for (int j = 0; j < GEMM_TOKS; j++) xs[j] = a->q + (t + (j < nt ? j : nt - 1)) * K;
-  if (a->T == 1 && m->format != BN_TQ1_0) {
-    for (int i = 0; i < nr; i++) {
-      const uint8_t *row = bn_ternary_row(m, r + i);
-      if (m->format == BN_TQ2_0) tq2_gemv(row, xs[0], nch, BN_TQ2_BYTES, m->per_row, raw + i * nd);
-      else i2s_gemv(row, xs[0], nch, 64, m->per_row, raw + i * nd);
-    }
-  } else {
-    /* tiles of MR rows; a partial tile repeats its last row */
-    const int MR = a->T == 1 ? GEMV_R : GEMM_R;
-    for (int i0 = 0; i0 < nr; i0 += MR) {
-      int n = nr - i0 < MR ? nr - i0 : MR;
-      const uint8_t *rows[GEMV_R > GEMM_R ? GEMV_R : GEMM_R];
-      for (int i = 0; i < MR; i++) rows[i] = bn_ternary_row(m, r + i0 + (i < n ? i : n - 1));
-      int32_t *o = raw + (size_t)i0 * nt * nd;
-      if (m->format == BN_TQ1_0) {
-        if (a->T == 1) tq1_gemv(rows, xs, nch, m->per_row, n, nt, nd, o);
-        else tq1_gemm(rows, xs, nch, m->per_row, n, nt, nd, o);
-      } else if (m->format == BN_TQ2_0) {
-        tq2_gemm(rows, xs, nch, BN_TQ2_BYTES, m->per_row, n, nt, nd, o);
-      } else {
-        i2s_gemm(rows, xs, nch, 64, m->per_row, n, nt, nd, o);
-      }
-    }
-  }
-  /* an I2_S row of 128·odd values ends with half a chunk: one 32-byte group (per_row only) */
-  if (m->format == BN_I2_S && K % BN_CHUNK)
-    for (int i = 0; i < nr; i++)
-      for (int j = 0; j < nt; j++) raw[(i * nt + j) * nd] += bn_i2s_group_dot(bn_ternary_row(m, r + i) + nch * 64, xs[j] + nch * BN_CHUNK);
-}
-
-#define DOTS avx_dots
-#define ROWS GEMM_R
-#define TOKS GEMM_TOKS
-#define GEMV_ROWS 16 /* rows per call of DOTS (TQ2_0 and I2_S read them one by one, TQ1_0 four at a time) */
 #define TERNARY_ROWS SFX(bn_ternary_rows)
 #include "ternary_driver.h"

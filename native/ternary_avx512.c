@@ -15,10 +15,14 @@
 
 #include "ternary_scalar.h"
 #include "tq1_avx2.h"
+#include "ternary_tile.h"
 
 #define GEMV_R 1
 #define GEMM_R 4
 #define GEMM_T 4
+
+#define ACC_SUM(v) _mm512_reduce_add_epi32(v)
+#define ACC_ZERO(v) ((v) = _mm512_setzero_si512())
 
 #define PLANE(b, shift) _mm512_and_si512(_mm512_srli_epi16((b), (shift)), _mm512_set1_epi8(3))
 
@@ -31,8 +35,7 @@
   static void NAME(const uint8_t *row0, int64_t rstride, const int8_t *const *xs, int64_t nch, int64_t stride,         \
                    int per_row, int nt, int64_t nd, int32_t *raw) {                                                    \
     __m512i acc[MR][MT];                                                                                               \
-    for (int i = 0; i < MR; i++)                                                                                       \
-      for (int j = 0; j < MT; j++) acc[i][j] = _mm512_setzero_si512();                                                 \
+    TILE_ZERO(acc, MR, MT);                                                                                            \
     for (int64_t c = 0; c < nch; c++) {                                                                                \
       const uint8_t *p = row0 + c * stride;                                                                            \
       __m512i b[MR];                                                                                                   \
@@ -53,16 +56,9 @@
           }                                                                                                            \
         }                                                                                                              \
       }                                                                                                                \
-      if (!per_row) {                                                                                                  \
-        for (int i = 0; i < MR; i++)                                                                                   \
-          for (int j = 0; j < nt; j++) raw[(i * nt + j) * nd + c] = _mm512_reduce_add_epi32(acc[i][j]);                \
-        for (int i = 0; i < MR; i++)                                                                                   \
-          for (int j = 0; j < MT; j++) acc[i][j] = _mm512_setzero_si512();                                             \
-      }                                                                                                                \
+      TILE_CHUNK_END(acc, MR, MT, MR, nt, nd, c, per_row, raw);                                                        \
     }                                                                                                                  \
-    if (per_row)                                                                                                       \
-      for (int i = 0; i < MR; i++)                                                                                     \
-        for (int j = 0; j < nt; j++) raw[(i * nt + j) * nd] = _mm512_reduce_add_epi32(acc[i][j]);                      \
+    TILE_ROW_END(acc, MR, nt, nd, per_row, raw);                                                                       \
   }
 
 DEFINE_TILE(tq2_gemm, GEMM_R, GEMM_T, 0)
@@ -122,14 +118,7 @@ DEFINE_TILE(i2s_gemm1, 1, GEMM_T, 1)
     (void)nd;                                                                                                          \
   }
 
-/* Σ_p plane p's sum / 4^s, exactly. */
-static inline __m512i combine(const __m512i acc[4], int rev) {
-  if (rev)
-    return _mm512_add_epi32(_mm512_add_epi32(_mm512_srai_epi32(acc[0], 6), _mm512_srai_epi32(acc[1], 4)),
-                            _mm512_add_epi32(_mm512_srai_epi32(acc[2], 2), acc[3]));
-  return _mm512_add_epi32(_mm512_add_epi32(acc[0], _mm512_srai_epi32(acc[1], 2)),
-                          _mm512_add_epi32(_mm512_srai_epi32(acc[2], 4), _mm512_srai_epi32(acc[3], 6)));
-}
+DEFINE_COMBINE(combine, __m512i, _mm512_add_epi32, _mm512_srai_epi32)
 
 DEFINE_GEMV(tq2_gemv, 0)
 DEFINE_GEMV(i2s_gemv, 1)
@@ -139,8 +128,7 @@ DEFINE_GEMV(i2s_gemv, 1)
   static void NAME(const uint8_t *row0, int64_t rstride, const int8_t *const *xs, int64_t nch, int per_row, int nt,  \
                    int64_t nd, int32_t *raw) {                                                                        \
     __m512i acc[MR][MT];                                                                                              \
-    for (int i = 0; i < MR; i++)                                                                                      \
-      for (int j = 0; j < MT; j++) acc[i][j] = _mm512_setzero_si512();                                                \
+    TILE_ZERO(acc, MR, MT);                                                                                           \
     for (int64_t c = 0; c < nch; c++) {                                                                               \
       __m512i code[MR][4];                                                                                            \
       for (int i = 0; i < MR; i++) {                                                                                  \
@@ -153,16 +141,9 @@ DEFINE_GEMV(i2s_gemv, 1)
           __m512i x = _mm512_loadu_si512((const void *)(xs[j] + c * BN_CHUNK + 64 * v));                              \
           for (int i = 0; i < MR; i++) acc[i][j] = _mm512_dpbusd_epi32(acc[i][j], code[i][v], x);                     \
         }                                                                                                             \
-      if (!per_row) {                                                                                                 \
-        for (int i = 0; i < MR; i++)                                                                                  \
-          for (int j = 0; j < nt; j++) raw[(i * nt + j) * nd + c] = _mm512_reduce_add_epi32(acc[i][j]);               \
-        for (int i = 0; i < MR; i++)                                                                                  \
-          for (int j = 0; j < MT; j++) acc[i][j] = _mm512_setzero_si512();                                            \
-      }                                                                                                               \
+      TILE_CHUNK_END(acc, MR, MT, MR, nt, nd, c, per_row, raw);                                                       \
     }                                                                                                                 \
-    if (per_row)                                                                                                      \
-      for (int i = 0; i < MR; i++)                                                                                    \
-        for (int j = 0; j < nt; j++) raw[(i * nt + j) * nd] = _mm512_reduce_add_epi32(acc[i][j]);                    \
+    TILE_ROW_END(acc, MR, nt, nd, per_row, raw);                                                                      \
   }
 
 DEFINE_TQ1_TILE(tq1_gemv, 4, 1)

@@ -9,8 +9,67 @@
  *                                  (nd = 1 and the whole row when m->per_row, else nd = K/256)
  *   ROWS, TOKS, GEMV_ROWS          tile sizes
  *   TERNARY_ROWS                   the name of the function to define
+ * or, instead of DOTS and the tile sizes, the row-pointer kernel templates below (AVX2, NEON) and the
+ * sizes GEMV_R, GEMM_R, GEMM_T, from which this header builds DOTS.
  */
 #include <stdlib.h>
+
+#if !defined(DOTS)
+/*
+ * The kernels, from the set's templates:
+ *   DEFINE_GEMV(NAME, REV)           NAME(row, x, nch, stride, per_row, raw): one row, one token
+ *   DEFINE_TQ2_TILE(NAME, MR, MT, REV), DEFINE_TQ1_TILE(NAME, MR, MT)
+ *                                    NAME(rows, xs, nch, [stride,] per_row, nr, nt, nd, raw): MR rows × MT tokens
+ * REV: I2_S's plane order (values 32p.. in bits 6−2p). TQ1_0 has no GEMV of its own: its blocks are decoded
+ * once for GEMV_R rows.
+ */
+DEFINE_GEMV(tq2_gemv, 0)
+DEFINE_GEMV(i2s_gemv, 1)
+DEFINE_TQ2_TILE(tq2_gemm, GEMM_R, GEMM_T, 0)
+DEFINE_TQ2_TILE(i2s_gemm, GEMM_R, GEMM_T, 1)
+DEFINE_TQ1_TILE(tq1_gemv, GEMV_R, 1)
+DEFINE_TQ1_TILE(tq1_gemm, GEMM_R, GEMM_T)
+
+/* Rows r..r+nr−1 × tokens t..t+nt−1 (GEMV: up to GEMV_ROWS rows; GEMM: one tile). */
+static void tiled_dots(const bn_tmat *m, const bn_tacts *a, int64_t r, int nr, int64_t t, int nt, int32_t *raw) {
+  const int64_t K = m->K, nch = K / BN_CHUNK, nd = m->per_row ? 1 : nch;
+  const int8_t *xs[GEMM_T];
+  for (int j = 0; j < GEMM_T; j++) xs[j] = a->q + (t + (j < nt ? j : nt - 1)) * K;
+  if (a->T == 1 && m->format != BN_TQ1_0) {
+    for (int i = 0; i < nr; i++) {
+      const uint8_t *row = bn_ternary_row(m, r + i);
+      if (m->format == BN_TQ2_0) tq2_gemv(row, xs[0], nch, BN_TQ2_BYTES, m->per_row, raw + i * nd);
+      else i2s_gemv(row, xs[0], nch, 64, m->per_row, raw + i * nd);
+    }
+  } else {
+    /* tiles of MR rows; a partial tile repeats its last row */
+    const int MR = a->T == 1 ? GEMV_R : GEMM_R;
+    for (int i0 = 0; i0 < nr; i0 += MR) {
+      int n = nr - i0 < MR ? nr - i0 : MR;
+      const uint8_t *rows[GEMV_R > GEMM_R ? GEMV_R : GEMM_R];
+      for (int i = 0; i < MR; i++) rows[i] = bn_ternary_row(m, r + i0 + (i < n ? i : n - 1));
+      int32_t *o = raw + (size_t)i0 * nt * nd;
+      if (m->format == BN_TQ1_0) {
+        if (a->T == 1) tq1_gemv(rows, xs, nch, m->per_row, n, nt, nd, o);
+        else tq1_gemm(rows, xs, nch, m->per_row, n, nt, nd, o);
+      } else if (m->format == BN_TQ2_0) {
+        tq2_gemm(rows, xs, nch, BN_TQ2_BYTES, m->per_row, n, nt, nd, o);
+      } else {
+        i2s_gemm(rows, xs, nch, 64, m->per_row, n, nt, nd, o);
+      }
+    }
+  }
+  /* an I2_S row of 128·odd values ends with half a chunk: one 32-byte group (per_row only) */
+  if (m->format == BN_I2_S && K % BN_CHUNK)
+    for (int i = 0; i < nr; i++)
+      for (int j = 0; j < nt; j++) raw[(i * nt + j) * nd] += bn_i2s_group_dot(bn_ternary_row(m, r + i) + nch * 64, xs[j] + nch * BN_CHUNK);
+}
+
+#define DOTS tiled_dots
+#define ROWS GEMM_R
+#define TOKS GEMM_T
+#define GEMV_ROWS 16 /* rows per call of DOTS (TQ2_0 and I2_S read them one by one, TQ1_0 GEMV_R at a time) */
+#endif
 
 int TERNARY_ROWS(const bn_tmat *m, const bn_tacts *a, int64_t r0, int64_t r1) {
   const int64_t T = a->T;

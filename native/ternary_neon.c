@@ -13,6 +13,7 @@
 #include <arm_neon.h>
 
 #include "ternary_scalar.h"
+#include "ternary_tile.h"
 
 #if defined(BN_NEONDOT)
 #define SFX(name) name##_neondot
@@ -34,6 +35,9 @@ static inline int32x4_t dot16(int32x4_t acc, int8x16_t codes, int8x16_t x) {
 #endif
 }
 
+#define ACC_SUM(v) vaddvq_s32(v)
+#define ACC_ZERO(v) ((v) = vdupq_n_s32(0))
+
 static inline int8x16_t plane(uint8x16_t b, int shift) {
   return vreinterpretq_s8_u8(vandq_u8(vshlq_u8(b, vdupq_n_s8((int8_t)-shift)), vdupq_n_u8(3)));
 }
@@ -42,8 +46,7 @@ static inline int8x16_t plane(uint8x16_t b, int shift) {
   static void NAME(const uint8_t *const *rows, const int8_t *const *xs, int64_t nch, int64_t stride, int per_row,       \
                    int nr, int nt, int64_t nd, int32_t *raw) {                                                          \
     int32x4_t a[MR][MT];                                                                                                \
-    for (int i = 0; i < MR; i++)                                                                                        \
-      for (int j = 0; j < MT; j++) a[i][j] = vdupq_n_s32(0);                                                            \
+    TILE_ZERO(a, MR, MT);                                                                                               \
     for (int64_t c = 0; c < nch; c++) {                                                                                 \
       for (int h = 0; h < 2; h++)                                                                                       \
         for (int s = 0; s < 2; s++) {                                                                                   \
@@ -59,20 +62,10 @@ static inline int8x16_t plane(uint8x16_t b, int shift) {
             }                                                                                                           \
           }                                                                                                             \
         }                                                                                                               \
-      if (!per_row) {                                                                                                   \
-        for (int i = 0; i < nr; i++)                                                                                    \
-          for (int j = 0; j < nt; j++) raw[(i * nt + j) * nd + c] = vaddvq_s32(a[i][j]);                                \
-        for (int i = 0; i < MR; i++)                                                                                    \
-          for (int j = 0; j < MT; j++) a[i][j] = vdupq_n_s32(0);                                                        \
-      }                                                                                                                 \
+      TILE_CHUNK_END(a, MR, MT, nr, nt, nd, c, per_row, raw);                                                           \
     }                                                                                                                   \
-    if (per_row)                                                                                                        \
-      for (int i = 0; i < nr; i++)                                                                                      \
-        for (int j = 0; j < nt; j++) raw[(i * nt + j) * nd] = vaddvq_s32(a[i][j]);                                      \
+    TILE_ROW_END(a, nr, nt, nd, per_row, raw);                                                                          \
   }
-
-DEFINE_TQ2_TILE(tq2_gemm, GEMM_R, GEMM_T, 0)
-DEFINE_TQ2_TILE(i2s_gemm, GEMM_R, GEMM_T, 1)
 
 /* One token (GEMV), one row at a time (one sequential stream for the prefetchers), an accumulator per code plane. */
 #define DEFINE_GEMV(NAME, REV)                                                                                    \
@@ -93,9 +86,6 @@ DEFINE_TQ2_TILE(i2s_gemm, GEMM_R, GEMM_T, 1)
     }                                                                                                          \
     if (per_row) raw[0] = vaddvq_s32(vaddq_s32(vaddq_s32(a[0], a[1]), vaddq_s32(a[2], a[3])));                 \
   }
-
-DEFINE_GEMV(tq2_gemv, 0)
-DEFINE_GEMV(i2s_gemv, 1)
 
 /* code = [q ≥ 86] + [q ≥ 171] (unsigned), from compare masks (0 or all ones, so their sum is −code). */
 static inline uint8x16_t tq1_codes(uint8x16_t q) {
@@ -129,8 +119,7 @@ static void tq1_decode(const uint8_t *blk, uint8_t *codes) {
                    int64_t nd, int32_t *raw) {                                                                        \
     uint8_t codes[MR][BN_CHUNK];                                                                                      \
     int32x4_t a[MR][MT];                                                                                              \
-    for (int i = 0; i < MR; i++)                                                                                      \
-      for (int j = 0; j < MT; j++) a[i][j] = vdupq_n_s32(0);                                                          \
+    TILE_ZERO(a, MR, MT);                                                                                             \
     for (int64_t c = 0; c < nch; c++) {                                                                               \
       for (int i = 0; i < MR; i++) tq1_decode(rows[i] + c * BN_TQ1_BYTES, codes[i]);                                  \
       for (int k = 0; k < BN_CHUNK; k += 16) {                                                                        \
@@ -141,57 +130,10 @@ static void tq1_decode(const uint8_t *blk, uint8_t *codes) {
           for (int i = 0; i < MR; i++) a[i][j] = dot16(a[i][j], code[i], x);                                          \
         }                                                                                                             \
       }                                                                                                               \
-      if (!per_row) {                                                                                                 \
-        for (int i = 0; i < nr; i++)                                                                                  \
-          for (int j = 0; j < nt; j++) raw[(i * nt + j) * nd + c] = vaddvq_s32(a[i][j]);                              \
-        for (int i = 0; i < MR; i++)                                                                                  \
-          for (int j = 0; j < MT; j++) a[i][j] = vdupq_n_s32(0);                                                      \
-      }                                                                                                               \
+      TILE_CHUNK_END(a, MR, MT, nr, nt, nd, c, per_row, raw);                                                         \
     }                                                                                                                 \
-    if (per_row)                                                                                                      \
-      for (int i = 0; i < nr; i++)                                                                                    \
-        for (int j = 0; j < nt; j++) raw[(i * nt + j) * nd] = vaddvq_s32(a[i][j]);                                    \
+    TILE_ROW_END(a, nr, nt, nd, per_row, raw);                                                                        \
   }
 
-DEFINE_TQ1_TILE(tq1_gemv, GEMV_R, 1)
-DEFINE_TQ1_TILE(tq1_gemm, GEMM_R, GEMM_T)
-
-/* Rows r..r+nr−1 × tokens t..t+nt−1 (GEMV: up to GEMV_ROWS rows; GEMM: one tile). */
-static void neon_dots(const bn_tmat *m, const bn_tacts *a, int64_t r, int nr, int64_t t, int nt, int32_t *raw) {
-  const int64_t K = m->K, nch = K / BN_CHUNK, nd = m->per_row ? 1 : nch;
-  const int8_t *xs[GEMM_T];
-  for (int j = 0; j < GEMM_T; j++) xs[j] = a->q + (t + (j < nt ? j : nt - 1)) * K;
-  if (a->T == 1 && m->format != BN_TQ1_0) {
-    for (int i = 0; i < nr; i++) {
-      const uint8_t *row = bn_ternary_row(m, r + i);
-      if (m->format == BN_TQ2_0) tq2_gemv(row, xs[0], nch, BN_TQ2_BYTES, m->per_row, raw + i * nd);
-      else i2s_gemv(row, xs[0], nch, 64, m->per_row, raw + i * nd);
-    }
-  } else {
-    const int MR = a->T == 1 ? GEMV_R : GEMM_R;
-    for (int i0 = 0; i0 < nr; i0 += MR) {
-      int n = nr - i0 < MR ? nr - i0 : MR;
-      const uint8_t *rows[GEMV_R > GEMM_R ? GEMV_R : GEMM_R];
-      for (int i = 0; i < MR; i++) rows[i] = bn_ternary_row(m, r + i0 + (i < n ? i : n - 1));
-      int32_t *o = raw + (size_t)i0 * nt * nd;
-      if (m->format == BN_TQ1_0) {
-        if (a->T == 1) tq1_gemv(rows, xs, nch, m->per_row, n, nt, nd, o);
-        else tq1_gemm(rows, xs, nch, m->per_row, n, nt, nd, o);
-      } else if (m->format == BN_TQ2_0) {
-        tq2_gemm(rows, xs, nch, BN_TQ2_BYTES, m->per_row, n, nt, nd, o);
-      } else {
-        i2s_gemm(rows, xs, nch, 64, m->per_row, n, nt, nd, o);
-      }
-    }
-  }
-  if (m->format == BN_I2_S && K % BN_CHUNK) /* an I2_S row of 128·odd values ends with one 32-byte group (per_row only) */
-    for (int i = 0; i < nr; i++)
-      for (int j = 0; j < nt; j++) raw[(i * nt + j) * nd] += bn_i2s_group_dot(bn_ternary_row(m, r + i) + nch * 64, xs[j] + nch * BN_CHUNK);
-}
-
-#define DOTS neon_dots
-#define ROWS GEMM_R
-#define TOKS GEMM_T
-#define GEMV_ROWS 16 /* rows per call of DOTS (TQ2_0 and I2_S read them one by one, TQ1_0 four at a time) */
 #define TERNARY_ROWS SFX(bn_ternary_rows)
 #include "ternary_driver.h"

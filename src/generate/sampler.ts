@@ -368,32 +368,16 @@ export class Sampler {
         heap[i] = t;
       } else if (this.above(t, heap[0])) {
         heap[0] = t;
-        this.siftDownMin(0, k);
+        this.siftDown(0, k, true);
       }
     }
     for (let n = k; n > 0; n--) {
       this.sorted[n - 1] = heap[0];
       heap[0] = heap[n - 1];
-      this.siftDownMin(0, n - 1);
+      this.siftDown(0, n - 1, true);
     }
     this.sortedCount = k;
     this.heapSize = 0;
-  }
-
-  /** Min-heap sift-down over heap[0..n): the root is the token ranked lowest. */
-  private siftDownMin(start: number, n: number): void {
-    const heap = this.heap;
-    let i = start;
-    const item = heap[i];
-    for (;;) {
-      let child = 2 * i + 1;
-      if (child >= n) break;
-      if (child + 1 < n && this.above(heap[child], heap[child + 1])) child++;
-      if (!this.above(item, heap[child])) break;
-      heap[i] = heap[child];
-      i = child;
-    }
-    heap[i] = item;
   }
 
   private above(a: number, b: number): boolean {
@@ -407,23 +391,31 @@ export class Sampler {
     for (let i = 0; i < n; i++) this.heap[i] = i;
     this.heapSize = n;
     this.sortedCount = 0;
-    for (let i = (n >> 1) - 1; i >= 0; i--) this.siftDown(i);
+    for (let i = (n >> 1) - 1; i >= 0; i--) this.siftDown(i, n, false);
   }
 
-  private siftDown(start: number): void {
+  /**
+   * Sift-down over heap[0..n): a max-heap (the root is the token ranked highest), or with `min` a
+   * min-heap (the root is the one ranked lowest).
+   */
+  private siftDown(start: number, n: number, min: boolean): void {
     const heap = this.heap;
-    const n = this.heapSize;
     let i = start;
     const item = heap[i];
     for (;;) {
       let child = 2 * i + 1;
       if (child >= n) break;
-      if (child + 1 < n && this.above(heap[child + 1], heap[child])) child++;
-      if (!this.above(heap[child], item)) break;
+      if (child + 1 < n && this.before(heap[child + 1], heap[child], min)) child++;
+      if (!this.before(heap[child], item, min)) break;
       heap[i] = heap[child];
       i = child;
     }
     heap[i] = item;
+  }
+
+  /** Whether a belongs nearer the root than b: ranked above it in a max-heap, below it in a min-heap. */
+  private before(a: number, b: number, min: boolean): boolean {
+    return min ? this.above(b, a) : this.above(a, b);
   }
 
   /** Pops from the heap until sorted[index] exists; false if the vocabulary ran out. */
@@ -434,7 +426,7 @@ export class Sampler {
       this.heapSize--;
       if (this.heapSize > 0) {
         this.heap[0] = this.heap[this.heapSize];
-        this.siftDown(0);
+        this.siftDown(0, this.heapSize, false);
       }
       this.sorted[this.sortedCount++] = top;
     }

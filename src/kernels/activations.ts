@@ -58,3 +58,21 @@ export function rmsnormQuantizeRef(
   rmsnorm(out, x, weight, tokens, n, eps);
   quantizeActivationsRef(out, tokens, n, mode, acts);
 }
+
+/**
+ * Whether a kernel backend can fill `acts` for [T, n] in `mode` (a sane shape, and buffers large enough);
+ * otherwise backends run the reference, so that bad arguments throw the reference's errors.
+ */
+export function kernelQuantizable(T: number, n: number, mode: ActQuantMode, acts: QuantizedActivations): boolean {
+  if (!Number.isInteger(T) || !Number.isInteger(n) || T < 0 || n <= 0) return false;
+  if (mode === "block256" && n % 256 !== 0) return false;
+  const groups = mode === "block256" ? T * (n / 256) : T;
+  return acts.q.length >= T * n && acts.factors.length >= groups && acts.sums.length >= groups;
+}
+
+/** Sets the shape fields of `acts` that a backend's kernel filled for [T, n] in `mode`. */
+export function describeActivations(acts: QuantizedActivations, T: number, n: number, mode: ActQuantMode): void {
+  acts.tokens = T;
+  acts.cols = n;
+  acts.group = mode === "token" ? n : 256;
+}

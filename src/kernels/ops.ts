@@ -69,17 +69,20 @@ export function rope(x: Float32Array, tokens: number, heads: number, headDim: nu
   }
 }
 
-/** gate[i] = act(gate[i]) · up[i]; act is SiLU or ReLU² (computed in float32, never float16: ReLU² overflows it). */
-export function gatedActivation(gate: Float32Array, up: Float32Array, n: number, act: GateActivation): void {
+/**
+ * out[i] = act(gate[i]) · up[i], in place by default; act is SiLU or ReLU² (computed in float32, never
+ * float16: ReLU² overflows it). Training's forward (src/train/mlp.ts) writes to a buffer of its own.
+ */
+export function gatedActivation(gate: Float32Array, up: Float32Array, n: number, act: GateActivation, out: Float32Array = gate): void {
   if (act === "silu") {
     for (let i = 0; i < n; i++) {
       const g = gate[i];
-      gate[i] = (g / (1 + Math.exp(-g))) * up[i];
+      out[i] = (g / (1 + Math.exp(-g))) * up[i];
     }
   } else {
     for (let i = 0; i < n; i++) {
       const g = gate[i] > 0 ? gate[i] : 0;
-      gate[i] = g * g * up[i];
+      out[i] = g * g * up[i];
     }
   }
 }

@@ -67,29 +67,40 @@ function nonFinite(what: string, x: Float32Array, from: number, to: number): Err
   return new Error(`${what}: non-finite activation in [${from}, ${to})`);
 }
 
-function checkOut(what: string, name: string, have: number, need: number): void {
-  if (have < need) throw new Error(`${what}: out.${name} holds ${have}, need ${need}`);
+/** Each caller-given output [name, array, length it needs]. */
+function checkOut(what: string, outs: readonly (readonly [string, ArrayLike<number>, number])[]): void {
+  for (const [name, a, need] of outs) {
+    if (a.length < need) throw new Error(`${what}: out.${name} holds ${a.length}, need ${need}`);
+  }
+}
+
+/** The value of largest |x| in [from, to), signed (the first one on ties); a non-finite value throws. */
+function signedAbsmax(what: string, x: Float32Array, from: number, to: number): number {
+  let amax = 0;
+  let max = 0;
+  let poison = 0; // v·0 is NaN exactly when v is NaN or ±Infinity, so one test after the loop suffices
+  for (let i = from; i < to; i++) {
+    const v = x[i];
+    poison += v * 0;
+    const a = Math.abs(v);
+    if (a > amax) {
+      amax = a;
+      max = v;
+    }
+  }
+  if (poison !== 0) throw nonFinite(what, x, from, to);
+  return max;
 }
 
 /** Per-token absmax int8 quantization (BitNet). `out`, when given, is filled and returned. */
 export function quantizeAbsmaxRows(x: Float32Array, rows: number, cols: number, out?: AbsmaxRows, what = "activations"): AbsmaxRows {
   checkDims(x, rows, cols, what);
   const res = out ?? { q: new Int8Array(rows * cols), scales: new Float32Array(rows), sums: new Int32Array(rows) };
-  checkOut(what, "q", res.q.length, rows * cols);
-  checkOut(what, "scales", res.scales.length, rows);
-  checkOut(what, "sums", res.sums.length, rows);
+  checkOut(what, [["q", res.q, rows * cols], ["scales", res.scales, rows], ["sums", res.sums, rows]]);
   const { q, scales, sums } = res;
   for (let r = 0; r < rows; r++) {
     const base = r * cols;
-    let amax = 0;
-    let poison = 0; // v·0 is NaN exactly when v is NaN or ±Infinity, so one test after the loop suffices
-    for (let i = base; i < base + cols; i++) {
-      const v = x[i];
-      poison += v * 0;
-      const a = Math.abs(v);
-      if (a > amax) amax = a;
-    }
-    if (poison !== 0) throw nonFinite(what, x, base, base + cols);
+    const amax = Math.abs(signedAbsmax(what, x, base, base + cols));
     const s = Math.fround(127 / Math.max(amax, ACT_EPS_F32));
     scales[r] = s;
     let sum = 0;
@@ -117,26 +128,12 @@ export function quantizeAbsmaxBlocks(x: Float32Array, rows: number, cols: number
   }
   const nb = (rows * cols) / block;
   const res = out ?? { q: new Int8Array(rows * cols), d: new Float32Array(nb), sums: new Int32Array(nb) };
-  checkOut(what, "q", res.q.length, rows * cols);
-  checkOut(what, "d", res.d.length, nb);
-  checkOut(what, "sums", res.sums.length, nb);
+  checkOut(what, [["q", res.q, rows * cols], ["d", res.d, nb], ["sums", res.sums, nb]]);
   const { q, d, sums } = res;
   for (let b = 0; b < nb; b++) {
     const base = b * block;
-    let amax = 0;
-    let max = 0;
-    let poison = 0;
-    for (let i = base; i < base + block; i++) {
-      const v = x[i];
-      poison += v * 0;
-      const a = Math.abs(v);
-      if (a > amax) {
-        amax = a;
-        max = v;
-      }
-    }
-    if (poison !== 0) throw nonFinite(what, x, base, base + block);
-    if (amax === 0) {
+    const max = signedAbsmax(what, x, base, base + block);
+    if (max === 0) {
       q.fill(0, base, base + block);
       d[b] = 0;
       sums[b] = 0;

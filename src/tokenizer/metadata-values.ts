@@ -18,11 +18,20 @@ function toNumber(value: unknown): number | undefined {
   return undefined;
 }
 
-export function readString(meta: Metadata, key: string, what: string): string | undefined {
+/** meta[key] if it is there and passes `is`; undefined when absent; otherwise a failure saying it must be `expected`. */
+function readChecked<T>(meta: Metadata, key: string, what: string, is: (value: unknown) => value is T, expected: string): T | undefined {
   const value = meta[key];
   if (value === undefined) return undefined;
-  if (typeof value !== "string") fail(what, key, `must be a string, got ${describe(value)}`);
+  if (!is(value)) fail(what, key, `must be ${expected}, got ${describe(value)}`);
   return value;
+}
+
+const isString = (value: unknown): value is string => typeof value === "string";
+const isBoolean = (value: unknown): value is boolean => typeof value === "boolean";
+const isArrayLike = (value: unknown): value is ArrayLike<unknown> => Array.isArray(value) || (ArrayBuffer.isView(value) && !(value instanceof DataView));
+
+export function readString(meta: Metadata, key: string, what: string): string | undefined {
+  return readChecked(meta, key, what, isString, "a string");
 }
 
 export function requireString(meta: Metadata, key: string, what: string): string {
@@ -32,10 +41,7 @@ export function requireString(meta: Metadata, key: string, what: string): string
 }
 
 export function readBool(meta: Metadata, key: string, what: string): boolean | undefined {
-  const value = meta[key];
-  if (value === undefined) return undefined;
-  if (typeof value !== "boolean") fail(what, key, `must be a boolean, got ${describe(value)}`);
-  return value;
+  return readChecked(meta, key, what, isBoolean, "a boolean");
 }
 
 export function readInteger(meta: Metadata, key: string, what: string): number | undefined {
@@ -47,12 +53,7 @@ export function readInteger(meta: Metadata, key: string, what: string): number |
 }
 
 function readArray(meta: Metadata, key: string, what: string): ArrayLike<unknown> | undefined {
-  const value = meta[key];
-  if (value === undefined) return undefined;
-  if (!Array.isArray(value) && !(ArrayBuffer.isView(value) && !(value instanceof DataView))) {
-    fail(what, key, `must be an array, got ${describe(value)}`);
-  }
-  return value as ArrayLike<unknown>;
+  return readChecked(meta, key, what, isArrayLike, "an array");
 }
 
 export function readStringArray(meta: Metadata, key: string, what: string): string[] | undefined {

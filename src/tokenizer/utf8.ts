@@ -2,6 +2,8 @@
 // node-llama-cpp hands strings back (invalid sequences become U+FFFD, a leading BOM is kept), and concatenation.
 // Not a general text library.
 
+import { concatArrays } from "../arrays.ts";
+
 const encoder = new TextEncoder();
 
 export function utf8Encode(text: string): Uint8Array {
@@ -25,13 +27,5 @@ export function utf8Decode(bytes: Uint8Array): string {
 }
 
 export function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
-  let total = 0;
-  for (const p of parts) total += p.length;
-  const out = new Uint8Array(total);
-  let offset = 0;
-  for (const p of parts) {
-    out.set(p, offset);
-    offset += p.length;
-  }
-  return out;
+  return concatArrays(parts, (n) => new Uint8Array(n));
 }

@@ -18,6 +18,7 @@
  * No file reading here (src/node/corpus-files.ts does it) and no tokenizer training (bpe-trainer.ts).
  */
 
+import { concatArrays } from "../arrays.ts";
 import { createRng } from "./rng.ts";
 
 /** Where the data order stands: the next window is entry `index` of epoch `epoch`'s permutation. */
@@ -95,7 +96,6 @@ export function splitTrainValidation(docs: readonly string[], valFraction: numbe
 /** One stream: bos, tokens of the document, eos, for each document in order. */
 export function tokenStream(docs: readonly string[], encode: (text: string) => readonly number[], bos: number, eos: number): Int32Array {
   const parts: Int32Array[] = [];
-  let total = 0;
   for (const d of docs) {
     const ids = encode(d);
     const part = new Int32Array(ids.length + 2);
@@ -103,15 +103,8 @@ export function tokenStream(docs: readonly string[], encode: (text: string) => r
     part.set(ids, 1);
     part[ids.length + 1] = eos;
     parts.push(part);
-    total += part.length;
   }
-  const out = new Int32Array(total);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
+  return concatArrays(parts, (n) => new Int32Array(n));
 }
 
 /** The window order of one epoch: starts of its windows, in the order they are served. */

@@ -4,21 +4,12 @@
  * Everything is float32 storage with float64 arithmetic; ReLU² never sees fp16 (SPEC §1 pitfall).
  */
 
+import { gatedActivation } from "../kernels/ops.ts";
 import type { GateActivation } from "../kernels/types.ts";
 
-/** out[i] = act(gate[i]) · up[i] for i < n. */
+/** out[i] = act(gate[i]) · up[i] for i < n: the inference reference's op, so both train the same function. */
 export function gatedActForward(out: Float32Array, gate: Float32Array, up: Float32Array, n: number, act: GateActivation): void {
-  if (act === "silu") {
-    for (let i = 0; i < n; i++) {
-      const g = gate[i];
-      out[i] = (g / (1 + Math.exp(-g))) * up[i];
-    }
-  } else {
-    for (let i = 0; i < n; i++) {
-      const g = gate[i] > 0 ? gate[i] : 0;
-      out[i] = g * g * up[i];
-    }
-  }
+  gatedActivation(gate, up, n, act, out);
 }
 
 /**

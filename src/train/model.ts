@@ -142,11 +142,18 @@ export function backward(p: ParamSet, grads: ParamSet, acts: Activations, inputs
       else linearBackward(dx, gl[name], dy, inp, wl[name], N, I, O, acts.gemm);
     };
 
+    // A branch's tail, backwards: its output projection (I → D) from dResid, then the sub-norm before it,
+    // into dIn = dL/d(the sub-norm's input). Both branches end this way (BitNet's sub-norms).
+    const branchOutBack = (dIn: Float32Array, inp: Float32Array, norm: "ffn_sub_norm" | "attn_sub_norm", rstd: Float32Array, n: Float32Array, codes: Float32Array, scales: Float32Array, name: LinearName, I: number): Float32Array => {
+      const dN = zero(acts.dNorm, N * I);
+      linBack(dN, dResid, n, codes, scales, name, I, D);
+      zero(dIn, N * I);
+      rmsnormBackward(dIn, gl[norm], dN, inp, wl[norm], rstd, N, I);
+      return dIn;
+    };
+
     // MLP branch, backwards.
-    const dNf = zero(acts.dNorm, N * F);
-    linBack(dNf, dResid, la.nf, la.xf, la.sf, "ffn_down", F, D);
-    const dM = zero(acts.dM, N * F);
-    rmsnormBackward(dM, gl.ffn_sub_norm, dNf, la.m, wl.ffn_sub_norm, la.rstdF, N, F);
+    const dM = branchOutBack(acts.dM, la.m, "ffn_sub_norm", la.rstdF, la.nf, la.xf, la.sf, "ffn_down", F);
     const dG = zero(acts.dG, N * F);
     const dU = zero(acts.dU, N * F);
     gatedActBackward(dG, dU, dM, la.g, la.u, N * F, c.activation);
@@ -156,10 +163,7 @@ export function backward(p: ParamSet, grads: ParamSet, acts: Activations, inputs
     rmsnormBackward(dResid, gl.ffn_norm, dN2, la.h, wl.ffn_norm, la.rstd2, N, D); // dResid is now dL/dh
 
     // Attention branch, backwards.
-    const dNa = zero(acts.dNorm, N * D);
-    linBack(dNa, dResid, la.na, la.xa, la.sa, "attn_output", D, D);
-    const dA = zero(acts.dA, N * D);
-    rmsnormBackward(dA, gl.attn_sub_norm, dNa, la.a, wl.attn_sub_norm, la.rstdA, N, D);
+    const dA = branchOutBack(acts.dA, la.a, "attn_sub_norm", la.rstdA, la.na, la.xa, la.sa, "attn_output", D);
     const dQ = zero(acts.dQ, N * D);
     const dK = zero(acts.dK, N * KV);
     const dV = zero(acts.dV, N * KV);

@@ -6,27 +6,16 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { ternaryMatmulRef } from "../../src/kernels/ternary-ref.ts";
-import type { ActQuantMode, Kernels, QuantizedActivations, TernaryFormat, TernaryMatrix } from "../../src/kernels/types.ts";
+import type { TernaryFormat } from "../../src/kernels/types.ts";
 import { i2_s, tq1_0, tq2_0 } from "../../src/quant/codecs/index.ts";
 import { createNativeKernels } from "../../src/node/native/kernels.ts";
 import { prng } from "../helpers/prng.ts";
 import { BACKENDS, NATIVE_ISAS, withKernels } from "./backends.ts";
-import { firstBitDifference, randomActivations, randomTernary, type ScaleKind } from "./helpers.ts";
+import { ACT_QUANT_MODES, assertTernaryMatchesRef, firstBitDifference, randomActivations, randomTernary, type ScaleKind } from "./helpers.ts";
 
 const WIDTHS: Record<TernaryFormat, number[]> = { tq2_0: [256, 512, 768, 2560], tq1_0: [256, 512, 768, 2560], i2_s: [128, 384, 512, 2560] };
 const ROWS = [1, 3, 5, 17];
 const TOKENS = [1, 2, 3, 7];
-const MODES: ActQuantMode[] = ["token", "block256"];
-
-function compare(k: Kernels, label: string, w: TernaryMatrix, x: QuantizedActivations): void {
-  const n = x.tokens * w.rows;
-  const want = new Float32Array(n);
-  const got = new Float32Array(n).fill(NaN);
-  ternaryMatmulRef(w, x, want);
-  k.ternaryMatmul(w, x, got);
-  const d = firstBitDifference(want, got, n);
-  assert.equal(d, -1, `${label}: element ${d} is ${got[d]}, the reference says ${want[d]}`);
-}
 
 for (const [i, backend] of BACKENDS.entries()) {
   test(`${backend.label}: ternary matmuls bit-identical to the reference over formats, widths, rows, tokens, modes and scales`, () =>
@@ -36,7 +25,7 @@ for (const [i, backend] of BACKENDS.entries()) {
       for (const format of ["tq2_0", "tq1_0", "i2_s"] as TernaryFormat[]) {
         const scaleKinds: ScaleKind[] = format === "i2_s" ? ["uniform"] : ["uniform", "per-block", "zero-blocks"];
         for (const K of WIDTHS[format]) {
-          for (const mode of MODES) {
+          for (const mode of ACT_QUANT_MODES) {
             if (mode === "block256" && K % 256 !== 0) continue; // the reference rejects it; tested below
             for (const scales of scaleKinds) {
               for (const N of ROWS) {
@@ -46,7 +35,7 @@ for (const [i, backend] of BACKENDS.entries()) {
                   const outScale = [1, 1, 0.75, 1 / 3][cases % 4]; // 1/3 is not a float32: the f64 rounding path matters
                   const w = randomTernary(format, N, K, rand, { scales, outScale, alloc: (b, a) => k.allocWeights(b, a) });
                   const x = randomActivations(T, K, mode, rand);
-                  compare(k, `${format} [${N}, ${K}] T=${T} ${mode} ${scales} outScale=${outScale}`, w, x);
+                  assertTernaryMatchesRef(k, `${format} [${N}, ${K}] T=${T} ${mode} ${scales} outScale=${outScale}`, w, x);
                   cases++;
                 }
               }
@@ -75,7 +64,7 @@ for (const [i, backend] of BACKENDS.entries()) {
           for (const T of [1, 3, 9]) {
             const x = randomActivations(T, K, "token", rand);
             x.q.fill(fill);
-            compare(k, `${format} all q = ${fill}, T=${T}`, w, x);
+            assertTernaryMatchesRef(k, `${format} all q = ${fill}, T=${T}`, w, x);
           }
         }
       }
@@ -90,7 +79,7 @@ for (const [i, backend] of BACKENDS.entries()) {
           const w = randomTernary(format, 1030, 1024, rand, { alloc: (b, a) => k.allocWeights(b, a), scales: format === "i2_s" ? "uniform" : "per-block" });
           const x = randomActivations(T, 1024, T === 1 ? "token" : "block256", rand);
           x.sums.fill(12345); // the reference never reads them, so neither may the kernels
-          compare(k, `${format} [1030, 1024] T=${T}`, w, x);
+          assertTernaryMatchesRef(k, `${format} [1030, 1024] T=${T}`, w, x);
         }
       }
     }));
@@ -101,7 +90,7 @@ for (const isa of NATIVE_ISAS) {
     const k = await createNativeKernels({ isa, threads: 2, minParallelWork: 0 });
     const rand = prng(55);
     try {
-      for (const mode of MODES) {
+      for (const mode of ACT_QUANT_MODES) {
         for (const T of [1, 6]) {
           const ws = [randomTernary("tq2_0", 40, 512, rand, { alloc: (b, a) => k.allocWeights(b, a) }), randomTernary("tq2_0", 9, 512, rand, { scales: "per-block" }), randomTernary("tq1_0", 13, 512, rand, { outScale: 0.5 })];
           const x = randomActivations(T, 512, mode, rand);

@@ -22,7 +22,7 @@
  *   of the bound (test/kernels/attention.test.ts).
  * Not here: matmuls (kernels.ts).
  */
-import { quantizeActivationsRef, rmsnormQuantizeRef } from "../activations.ts";
+import { describeActivations, kernelQuantizable, quantizeActivationsRef, rmsnormQuantizeRef } from "../activations.ts";
 import { attention as attentionRef } from "../attention.ts";
 import { rope as ropeRef } from "../ops.ts";
 import type { ActQuantMode, AttentionShape, GateActivation, QuantizedActivations, RopePairing, RopeTable } from "../types.ts";
@@ -72,7 +72,7 @@ export class WasmForwardOps {
     if (T === 0) return;
     const size = T * n;
     if (x.length < size || out.length < size || weight.length < n) throw new Error(`rmsnorm: [${T}, ${n}] needs ${size} inputs, outputs and ${n} weights; got ${x.length}, ${out.length}, ${weight.length}`);
-    if (acts && mode && !this.quantizable(T, n, mode, acts)) return rmsnormQuantizeRef(out, x, weight, T, n, eps, mode, acts);
+    if (acts && mode && !kernelQuantizable(T, n, mode, acts)) return rmsnormQuantizeRef(out, x, weight, T, n, eps, mode, acts);
     const groups = mode === "block256" ? T * (n / 256) : T;
     this.begin(this.copied(x, 4 * size) + this.copied(out, 4 * size) + (acts ? this.copied(acts.q, size) + this.copied(acts.factors, 4 * groups) + this.copied(acts.sums, 4 * groups) : 0));
     const xa = this.input(x, 4 * size, "rmsnorm input");
@@ -88,7 +88,7 @@ export class WasmForwardOps {
       this.copyOut(acts.q, qa, size);
       this.copyOut(acts.factors, fa, 4 * groups);
       this.copyOut(acts.sums, sa, 4 * groups);
-      this.describe(acts, T, n, mode);
+      describeActivations(acts, T, n, mode);
     } else {
       this.wasm.rmsnormQuantize(xa, wa, oa, T, n, eps, QUANT_NONE, 0, 0, 0);
       this.copyOut(out, oa, 4 * size);
@@ -98,7 +98,7 @@ export class WasmForwardOps {
   }
 
   quantize(x: Float32Array, T: number, n: number, mode: ActQuantMode, acts: QuantizedActivations): void {
-    if (T === 0 || x.length < T * n || !this.quantizable(T, n, mode, acts)) return quantizeActivationsRef(x, T, n, mode, acts);
+    if (T === 0 || x.length < T * n || !kernelQuantizable(T, n, mode, acts)) return quantizeActivationsRef(x, T, n, mode, acts);
     const size = T * n;
     const groups = mode === "block256" ? T * (n / 256) : T;
     this.begin(this.copied(x, 4 * size) + this.copied(acts.q, size) + this.copied(acts.factors, 4 * groups) + this.copied(acts.sums, 4 * groups));
@@ -111,7 +111,7 @@ export class WasmForwardOps {
     this.copyOut(acts.q, qa, size);
     this.copyOut(acts.factors, fa, 4 * groups);
     this.copyOut(acts.sums, sa, 4 * groups);
-    this.describe(acts, T, n, mode);
+    describeActivations(acts, T, n, mode);
   }
 
   rope(x: Float32Array, T: number, heads: number, hd: number, pos0: number, table: RopeTable, pairing: RopePairing): void {
@@ -174,20 +174,6 @@ export class WasmForwardOps {
     const da = resident !== null ? resident + 2 * at : this.take(2 * n);
     this.wasm.f32ToF16(sa, da, n);
     if (resident === null) new Uint8Array(dst.buffer, dst.byteOffset + 2 * at, 2 * n).set(this.arena.bytes(da, 2 * n));
-  }
-
-  /** Whether the kernels can fill `acts` for [T, n] in `mode`; otherwise the reference runs (and throws what it throws). */
-  private quantizable(T: number, n: number, mode: ActQuantMode, acts: QuantizedActivations): boolean {
-    if (!Number.isInteger(T) || !Number.isInteger(n) || T < 0 || n <= 0) return false;
-    if (mode === "block256" && n % 256 !== 0) return false;
-    const groups = mode === "block256" ? T * (n / 256) : T;
-    return acts.q.length >= T * n && acts.factors.length >= groups && acts.sums.length >= groups;
-  }
-
-  private describe(acts: QuantizedActivations, T: number, n: number, mode: ActQuantMode): void {
-    acts.tokens = T;
-    acts.cols = n;
-    acts.group = mode === "token" ? n : 256;
   }
 
   /** Scratch bytes `view` takes if it must be copied (it is not in the kernels' memory): `bytes`, aligned; else 0. */

@@ -21,7 +21,7 @@
  * Not here: finding the addon (addon.ts), the kernels (native/*.c).
  */
 import { availableParallelism } from "node:os";
-import { quantizeActivationsRef, rmsnormQuantizeRef } from "../../kernels/activations.ts";
+import { describeActivations, kernelQuantizable, quantizeActivationsRef, rmsnormQuantizeRef } from "../../kernels/activations.ts";
 import { attention as attentionRef } from "../../kernels/attention.ts";
 import { rope as ropeRef } from "../../kernels/ops.ts";
 import { checkQ8Matmul } from "../../kernels/q8-ref.ts";
@@ -232,11 +232,11 @@ export class NativeKernels implements Kernels {
 
   quantizeActivations(x: Float32Array, tokens: number, cols: number, mode: ActQuantMode, out: QuantizedActivations): void {
     const ctx = this.live();
-    if (tokens === 0 || x.length < tokens * cols || !quantizable(tokens, cols, mode, out)) return quantizeActivationsRef(x, tokens, cols, mode, out);
+    if (tokens === 0 || x.length < tokens * cols || !kernelQuantizable(tokens, cols, mode, out)) return quantizeActivationsRef(x, tokens, cols, mode, out);
     const status = this.addon.quantize(ctx, x, tokens, cols, QUANT_MODE[mode], out.q, out.factors, out.sums);
     // The reference throws its error (non-finite activations) or takes ggml's path for an overflowing block scale.
     if (status !== STATUS_OK) return quantizeActivationsRef(x, tokens, cols, mode, out);
-    describe(out, tokens, cols, mode);
+    describeActivations(out, tokens, cols, mode);
   }
 
   rmsnorm(out: Float32Array, x: Float32Array, weight: Float32Array, tokens: number, n: number, eps: number): void {
@@ -250,11 +250,11 @@ export class NativeKernels implements Kernels {
     const ctx = this.live();
     if (tokens === 0) return;
     checkNorm(out, x, weight, tokens, n);
-    if (!quantizable(tokens, n, mode, acts)) return rmsnormQuantizeRef(out, x, weight, tokens, n, eps, mode, acts);
+    if (!kernelQuantizable(tokens, n, mode, acts)) return rmsnormQuantizeRef(out, x, weight, tokens, n, eps, mode, acts);
     const status = this.addon.rmsnorm(ctx, x, weight, out, tokens, n, eps, QUANT_MODE[mode], acts.q, acts.factors, acts.sums);
     // Every row of `out` is normalized whatever the status: the reference quantizes it (or throws its error).
     if (status !== STATUS_OK) return quantizeActivationsRef(out, tokens, n, mode, acts);
-    describe(acts, tokens, n, mode);
+    describeActivations(acts, tokens, n, mode);
   }
 
   rope(x: Float32Array, tokens: number, heads: number, headDim: number, pos0: number, table: RopeTable, pairing: RopePairing): void {
@@ -305,16 +305,3 @@ function checkNorm(out: Float32Array, x: Float32Array, weight: Float32Array, T: 
   }
 }
 
-/** Whether the kernels can fill `acts` for [T, n] in `mode`; otherwise the reference runs (and throws what it throws). */
-function quantizable(T: number, n: number, mode: ActQuantMode, acts: QuantizedActivations): boolean {
-  if (!Number.isInteger(T) || !Number.isInteger(n) || T < 0 || n <= 0) return false;
-  if (mode === "block256" && n % 256 !== 0) return false;
-  const groups = mode === "block256" ? T * (n / 256) : T;
-  return acts.q.length >= T * n && acts.factors.length >= groups && acts.sums.length >= groups;
-}
-
-function describe(acts: QuantizedActivations, T: number, n: number, mode: ActQuantMode): void {
-  acts.tokens = T;
-  acts.cols = n;
-  acts.group = mode === "token" ? n : 256;
-}
