@@ -3,7 +3,7 @@
  * F16, on random-weight models shaped like BitNet b1.58 2B4T (hidden 2560, ffn 6912, 30 layers, 20/5
  * heads, vocab 128256, tied F16 embedding), in the "bitnet" architecture that both engines run.
  *
- *   node --import tsx bench/run.ts [--quick] [--threads N] [--rounds N] [--json]
+ *   node --import tsx bench/run.ts [--quick] [--threads N] [--rounds N] [--json] [--llama-bench BIN]
  *
  * (a) memory read bandwidth with 1 and N threads (bandwidth.ts), and kernel GMAC/s per backend
  *     (kernel-rates.ts);
@@ -14,6 +14,8 @@
  * (c) the ternary model against the same shape in F16, both on the native backend: file, peak RSS,
  *     prefill and decode, each measured in a fresh child process (src/node/model-probe.ts), set beside
  *     the paper's Table 1.
+ * `--llama-bench BIN` adds (d): ours and that llama-bench binary (a build of bitnet.cpp, say) interleaved
+ * on the same I2_S file; the targets are then read from it instead of estimated through llama.cpp.
  * `--quick` uses 4 layers and a 1024-token vocabulary. The report is Markdown on stdout; with `--json`
  * the Markdown goes to stderr and stdout gets one JSON object. Models are cached in os.tmpdir().
  */
@@ -32,6 +34,7 @@ import { probeModel, type ProbeResult } from "../src/node/model-probe.ts";
 import { nativeKernelsStatus } from "../src/node/native/kernels.ts";
 import { measureBandwidth, type Bandwidth } from "./bandwidth.ts";
 import { measureKernelRates } from "./kernel-rates.ts";
+import { openLlamaBench } from "./llama-bench.ts";
 import { benchSpec, ensureModel, type BenchShape } from "./models.ts";
 import { profileEngine, type TimeSplit } from "./profile.ts";
 
@@ -41,6 +44,7 @@ const { values: flags } = parseArgs({
     threads: { type: "string" },
     rounds: { type: "string" },
     json: { type: "boolean", default: false },
+    "llama-bench": { type: "string" },
   },
 });
 const QUICK = flags.quick;
@@ -188,6 +192,21 @@ async function main(): Promise<void> {
 
   log(`(c) ternary against F16 on ${backends[0]}, one child process per measurement`);
   const pairs = await ternaryAgainstF16(backends[0]);
+
+  let sameI2s: { path: string; rows: { label: string; prefill: number[]; prefillRange: string[]; decode: number; decodeRange: string }[] } | null = null;
+  if (flags["llama-bench"]) {
+    log(`(d) ours and ${flags["llama-bench"]} on the same I2_S file`);
+    const i2s = await ensureModel(benchSpec(SHAPE, "i2_s"));
+    const eng: Engine[] = [];
+    for (const s of ourSpecs) eng.push(await openOurs(i2s, { threads: THREADS, contextLength, batchSize: OUR_BATCH, backend: s.backend, headType: s.headType }));
+    eng.push(await openLlamaBench(flags["llama-bench"], i2s, THREADS));
+    const got = await interleaveRounds(eng, { promptSizes: PROMPTS, decodeTokens: DECODE, rounds: ROUNDS, vocabSize: SHAPE.vocab, maxDecodeSeconds: DECODE_MAX_SECONDS, log: (l) => log(`  ${l}`) });
+    for (const e of eng) await e.dispose();
+    sameI2s = {
+      path: i2s,
+      rows: got.map((g) => ({ label: g.label, prefill: g.prefill.map(median), prefillRange: g.prefill.map(range), decode: median(g.decode), decodeRange: range(g.decode) })),
+    };
+  }
   const load1 = loadavg();
 
   // ---- figures ----
@@ -212,12 +231,20 @@ async function main(): Promise<void> {
     };
   });
   const ours = rows.slice(0, ourSpecs.length);
-  const best = (backend: KernelBackend) => {
-    const mine = ours.filter((r) => r.backend === backend);
-    if (mine.length === 0 || !llama) return null;
-    const decode = Math.max(...mine.map((r) => r.decode_over_llamacpp ?? 0));
-    const prefill = Math.max(...mine.map((r) => Math.min(...(r.prefill_over_llamacpp ?? [0]))));
-    return { decode: decode / BITNET_CPP_OVER_LLAMA_CPP.decode, prefill: prefill / BITNET_CPP_OVER_LLAMA_CPP.prefill };
+  /** Our best engine of a backend over bitnet.cpp: measured on the same I2_S file with --llama-bench, else estimated through llama.cpp. */
+  const best = (backend: KernelBackend): { decode: number; prefill: number; how: string } | null => {
+    const idx = ourSpecs.map((s, i) => (s.backend === backend ? i : -1)).filter((i) => i >= 0);
+    if (idx.length === 0) return null;
+    if (sameI2s) {
+      const ref = sameI2s.rows[ourSpecs.length];
+      const decode = Math.max(...idx.map((i) => sameI2s.rows[i].decode / ref.decode));
+      const prefill = Math.max(...idx.map((i) => Math.min(...PROMPTS.map((_, p) => sameI2s.rows[i].prefill[p] / ref.prefill[p]))));
+      return { decode, prefill, how: "measured, same I2_S file" };
+    }
+    if (!llama) return null;
+    const decode = Math.max(...idx.map((i) => ours[i].decode_over_llamacpp ?? 0));
+    const prefill = Math.max(...idx.map((i) => Math.min(...(ours[i].prefill_over_llamacpp ?? [0]))));
+    return { decode: decode / BITNET_CPP_OVER_LLAMA_CPP.decode, prefill: prefill / BITNET_CPP_OVER_LLAMA_CPP.prefill, how: "est. through llama.cpp" };
   };
   const pairMedian = (p: PairRun) => ({
     rss: median(p.runs.map((r) => r.maxRssBytes)),
@@ -289,6 +316,18 @@ async function main(): Promise<void> {
   say();
   say(`The paper's Table 1 (GPU, FP16 LLaMA 3B against BitNet b1.58 3B): ${times(PAPER_TABLE1_3B.memory)} less memory, ${times(PAPER_TABLE1_3B.latency)} lower latency. Here (${SHAPE.layers} layers, vocab ${SHAPE.vocab}, CPU): ${times(f16.rss / tern.rss)} less peak memory (${times(f16.model / tern.model)} counting the model's own), ${times(tern.decode / f16.decode)} lower decode latency.`);
   say();
+  if (sameI2s) {
+    say(`### (d) Ours and llama-bench (${flags["llama-bench"]}) on the same I2_S file (tok/s, median of interleaved rounds; min–max)`);
+    say();
+    say(`${sameI2s.path.split("/").at(-1)}; llama-bench decodes from an empty context, ours after a 16-token prompt.`);
+    say();
+    say(`| engine | ${PROMPTS.map((n) => `prefill ${n}`).join(" | ")} | decode |`);
+    say(`|---|${PROMPTS.map(() => "---|").join("")}---|`);
+    for (const r of sameI2s.rows) say(`| ${r.label} | ${PROMPTS.map((_, p) => `${f1(r.prefill[p])} (${r.prefillRange[p]})`).join(" | ")} | ${f1(r.decode)} (${r.decodeRange}) |`);
+    const ref = sameI2s.rows[ourSpecs.length];
+    for (const r of sameI2s.rows.slice(0, ourSpecs.length)) say(`| ${r.label} / llama-bench | ${PROMPTS.map((_, p) => times(r.prefill[p] / ref.prefill[p])).join(" | ")} | ${times(r.decode / ref.decode)} |`);
+    say();
+  }
   const nat = best(backends[0]);
   const wasm = best("wasm");
   say("### Against the targets");
@@ -296,10 +335,10 @@ async function main(): Promise<void> {
   say("| target | result |");
   say("|---|---|");
   if (native.available) {
-    say(`| native decode ≥ ${TARGETS.nativeDecode}× bitnet.cpp | ${nat ? `${times(nat.decode)} (est.)` : "—"} |`);
-    say(`| native prefill ≥ ${TARGETS.nativePrefill}× bitnet.cpp (the smaller over the prompt sizes) | ${nat ? `${times(nat.prefill)} (est.)` : "—"} |`);
+    say(`| native decode ≥ ${TARGETS.nativeDecode}× bitnet.cpp | ${nat ? `${times(nat.decode)} (${nat.how})` : "—"} |`);
+    say(`| native prefill ≥ ${TARGETS.nativePrefill}× bitnet.cpp (the smaller over the prompt sizes) | ${nat ? `${times(nat.prefill)} (${nat.how})` : "—"} |`);
   }
-  say(`| wasm decode ≥ ${TARGETS.wasmDecode}× bitnet.cpp | ${wasm ? `${times(wasm.decode)} (est.)` : "—"} |`);
+  say(`| wasm decode ≥ ${TARGETS.wasmDecode}× bitnet.cpp | ${wasm ? `${times(wasm.decode)} (${wasm.how})` : "—"} |`);
   say(`| ternary decode ≥ ${TARGETS.ternaryDecodeOverF16}× F16, same backend | ${times(tern.decode / f16.decode)} |`);
   say(`| F16 peak RSS ≥ ${TARGETS.f16RssOverTernary}× ternary | ${times(f16.rss / tern.rss)} |`);
   say();
@@ -321,7 +360,8 @@ async function main(): Promise<void> {
     samples: Object.fromEntries(samples.map((s) => [s.label, { prefill: s.prefill, decode: s.decode }])),
     profile,
     ternary_against_f16: { backend: pairs[0].runs[0].kernels, ternary: { file_bytes: pairs[0].file, ...tern }, f16: { file_bytes: pairs[1].file, ...f16 }, runs: pairs },
-    estimated_over_bitnet_cpp: { factors: BITNET_CPP_OVER_LLAMA_CPP, native: nat, wasm },
+    same_i2_s_file: sameI2s,
+    over_bitnet_cpp: { factors_through_llamacpp: BITNET_CPP_OVER_LLAMA_CPP, native: nat, wasm },
   };
   if (flags.json) {
     process.stderr.write(`${report}\n`);
