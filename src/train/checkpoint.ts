@@ -68,6 +68,14 @@ export async function writeCheckpoint(sink: ByteSink, s: CheckpointState): Promi
   );
 }
 
+/** A check of the file's own contents failed: the file is at fault, so the error says so (InvalidFileError), naming it once. */
+function asFileError(err: unknown, what: string, field: string): Error {
+  if (err instanceof InvalidFileError) return err;
+  const message = err instanceof Error ? err.message : String(err);
+  // The config checks speak of a "train config"; here the config is the file's.
+  return new InvalidFileError(message.startsWith(`${what}: `) ? message : `${what}: ${field}: ${printable(message, 300)}`, { cause: err });
+}
+
 /** The checkpoint as bytes. */
 export async function encodeCheckpoint(s: CheckpointState): Promise<Uint8Array> {
   const sink = memorySink();
@@ -77,7 +85,7 @@ export async function encodeCheckpoint(s: CheckpointState): Promise<Uint8Array> 
 
 function intField(o: Record<string, unknown>, key: string, what: string): number {
   const v = o[key];
-  if (!Number.isSafeInteger(v) || (v as number) < 0) throw new Error(`${what}: state.${key} is not a non-negative integer`);
+  if (!Number.isSafeInteger(v) || (v as number) < 0) throw new InvalidFileError(`${what}: state.${key} is not a non-negative integer`);
   return v as number;
 }
 
@@ -91,31 +99,34 @@ export async function readCheckpoint(source: ByteSource): Promise<CheckpointStat
   try {
     raw = JSON.parse(file.metadata.state ?? "");
   } catch {
-    throw new Error(`${what}: __metadata__.state is not JSON`);
+    throw new InvalidFileError(`${what}: __metadata__.state is not JSON`);
   }
-  if (raw === null || typeof raw !== "object") throw new Error(`${what}: __metadata__.state is not an object`);
+  if (raw === null || typeof raw !== "object") throw new InvalidFileError(`${what}: __metadata__.state is not an object`);
   const o = raw as Record<string, unknown>;
   let config: RunConfig;
   try {
     config = resolveRunConfig(o.config as RunConfig, {}, `${what}: state.config`);
   } catch (err) {
-    // The config checks speak of a "train config"; here the config is the file's.
-    const message = (err as Error).message;
-    throw message.startsWith(`${what}: `) ? err : new InvalidFileError(`${what}: state.config: ${printable(message, 300)}`, { cause: err });
+    throw asFileError(err, what, "state.config");
   }
-  const tokenizer = checkBpeVocabulary(o.tokenizer, `${what}: state`);
+  let tokenizer: BpeVocabulary;
+  try {
+    tokenizer = checkBpeVocabulary(o.tokenizer, `${what}: state`);
+  } catch (err) {
+    throw asFileError(err, what, "state.tokenizer");
+  }
   const cursorRaw = (o.cursor ?? {}) as Record<string, unknown>;
   const cursor = { epoch: intField(cursorRaw, "epoch", `${what}: cursor`), index: intField(cursorRaw, "index", `${what}: cursor`) };
-  if (!Array.isArray(o.metrics)) throw new Error(`${what}: state.metrics is not an array`);
+  if (!Array.isArray(o.metrics)) throw new InvalidFileError(`${what}: state.metrics is not an array`);
   const elapsedSeconds = o.elapsedSeconds;
-  if (typeof elapsedSeconds !== "number" || !(elapsedSeconds >= 0)) throw new Error(`${what}: state.elapsedSeconds is not a number ≥ 0`);
+  if (typeof elapsedSeconds !== "number" || !(elapsedSeconds >= 0)) throw new InvalidFileError(`${what}: state.elapsedSeconds is not a number ≥ 0`);
 
   const n = countParams(modelConfigOf(config));
   const tensor = async (name: string): Promise<Float32Array> => {
     const t = file.tensor(name);
-    if (t === undefined) throw new Error(`${what}: tensor '${name}' is missing`);
+    if (t === undefined) throw new InvalidFileError(`${what}: tensor '${name}' is missing`);
     if (t.dtype !== "F32" || t.shape.length !== 1 || t.shape[0] !== n) {
-      throw new Error(`${what}: tensor '${name}' is ${t.dtype} [${t.shape.join(", ")}], the config needs F32 [${n}]`);
+      throw new InvalidFileError(`${what}: tensor '${name}' is ${t.dtype} [${t.shape.join(", ")}], the config needs F32 [${n}]`);
     }
     const bytes = await file.readTensor(t);
     if (!littleEndian) throw new Error("checkpoint: big-endian platforms are not supported");

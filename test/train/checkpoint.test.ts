@@ -91,18 +91,53 @@ test("the store writes atomically, keeps the newest N, and finds the latest", as
   }
 });
 
-test("a checkpoint whose saved config is broken names the file (found by the fuzzer)", async () => {
+/** The checkpoint of state(3) with its safetensors header changed by `edit`. */
+async function editedCheckpoint(edit: (header: Record<string, Record<string, string>>) => void): Promise<Uint8Array> {
   const bytes = await encodeCheckpoint(state(3));
   const view = new DataView(bytes.buffer, bytes.byteOffset);
   const n = Number(view.getBigUint64(0, true));
-  const header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + n)));
-  const saved = JSON.parse(header.__metadata__.state);
-  delete saved.config.vocabSize;
-  header.__metadata__.state = JSON.stringify(saved);
+  const header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + n))) as Record<string, Record<string, string>>;
+  edit(header);
   const json = new TextEncoder().encode(JSON.stringify(header));
   const out = new Uint8Array(8 + json.length + bytes.length - 8 - n);
   new DataView(out.buffer).setBigUint64(0, BigInt(json.length), true);
   out.set(json, 8);
   out.set(bytes.subarray(8 + n), 8 + json.length);
+  return out;
+}
+
+/** Edits the JSON run state kept in the header's __metadata__. */
+const editState = (f: (saved: Record<string, unknown>) => void) => (header: Record<string, Record<string, string>>) => {
+  const saved = JSON.parse(header.__metadata__.state) as Record<string, unknown>;
+  f(saved);
+  header.__metadata__.state = JSON.stringify(saved);
+};
+
+test("a checkpoint whose saved config is broken names the file (found by the fuzzer)", async () => {
+  const out = await editedCheckpoint(editState((saved) => delete (saved.config as Record<string, unknown>).vocabSize));
   await assert.rejects(decodeCheckpoint(out, "broken.ckpt"), /^InvalidFileError: broken\.ckpt: state\.config: train config: vocabSize must be a positive integer, got undefined$/);
+});
+
+test("every broken part of a checkpoint is the file's fault: InvalidFileError naming it (found by the fuzzer)", async () => {
+  const cases: [string, (header: Record<string, Record<string, string>>) => void, RegExp][] = [
+    ["state not JSON", (h) => void (h.__metadata__.state = "{nope"), /__metadata__\.state is not JSON/],
+    ["state not an object", (h) => void (h.__metadata__.state = "3"), /__metadata__\.state is not an object/],
+    ["metrics", editState((s) => void (s.metrics = 1)), /state\.metrics is not an array/],
+    ["cursor", editState((s) => void (s.cursor = { epoch: -1, index: 0 })), /cursor: state\.epoch is not a non-negative integer/],
+    ["config key", editState((s) => void ((s.config as Record<string, unknown>).gradAIcum = 1)), /state\.config: .*unknown key "gradAIcum"/],
+    ["tokenizer", editState((s) => void (s.tokenizer = 7)), /bad\.ckpt: state/],
+    ["missing tensor", (h) => {
+      h["adamw.w"] = h["adamw.v"];
+      delete h["adamw.v"];
+    }, /tensor 'adamw\.v' is missing/],
+  ];
+  for (const [what, edit, message] of cases) {
+    const out = await editedCheckpoint(edit);
+    await assert.rejects(decodeCheckpoint(out, "bad.ckpt"), (e: Error) => {
+      assert.equal(e.name, "InvalidFileError", `${what}: ${e.name}: ${e.message}`);
+      assert.match(e.message, /^bad\.ckpt: /, what);
+      assert.match(e.message, message, what);
+      return true;
+    });
+  }
 });
