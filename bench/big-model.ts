@@ -18,6 +18,7 @@ import type { SyntheticSpec } from "../src/model/synthetic.ts";
 import { ensureModel } from "./models.ts";
 import { disposeLlamaCpp, llamaCppGreedy } from "../test/helpers/llamacpp.ts";
 import { argmax, benchPrompt, closeLlamaCpp, openLlamaCpp } from "../src/node/bench/throughput.ts";
+import { peakRssBytes } from "../src/node/model-probe.ts";
 
 const { values: args } = parseArgs({
   options: {
@@ -66,7 +67,7 @@ for (let i = 1; i < steps; i++) {
   ours.push(next);
 }
 const decodeSeconds = (performance.now() - t1) / 1000;
-const rss = process.resourceUsage().maxRSS * 1024;
+const rss = peakRssBytes();
 console.log(`decode: ${((steps - 1) / decodeSeconds).toFixed(2)} tok/s over ${steps - 1} steps`);
 console.log(`peak RSS ${(rss / GiB).toFixed(2)} GiB (file ${(fileBytes / GiB).toFixed(2)} GiB, KV cache ${(model.kvCacheBytes / 2 ** 20).toFixed(0)} MiB)`);
 await model.dispose();

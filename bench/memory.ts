@@ -13,6 +13,7 @@ import { parseArgs } from "node:util";
 import { writeGGUF } from "../src/formats/gguf/writer.ts";
 import { syntheticModel, type SyntheticLinearType } from "../src/model/synthetic.ts";
 import { atomicFileSink } from "../src/node/atomic-file-sink.ts";
+import { peakRssBytes } from "../src/node/model-probe.ts";
 
 const { values: a } = parseArgs({
   options: {
@@ -31,7 +32,7 @@ if (a.child) {
   const model = await loadModel(a.child, { contextLength: Number(a.ctx) });
   let n = 0;
   for await (const p of model.generate([1, 300, 301, 302], { temperature: 0, maxTokens: Number(a.tokens), ignoreEos: true })) if (p.token >= 0) n++;
-  process.stdout.write(JSON.stringify({ maxRssBytes: process.resourceUsage().maxRSS * 1024, kvCacheBytes: model.kvCacheBytes, generated: n }));
+  process.stdout.write(JSON.stringify({ maxRssBytes: peakRssBytes(), kvCacheBytes: model.kvCacheBytes, generated: n }));
   await model.dispose();
 } else {
   const layers = Number(a.layers);

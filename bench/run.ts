@@ -126,22 +126,25 @@ interface OurEngine {
 
 interface PairRun {
   weights: "TQ2_0" | "F16";
+  headType: HeadType;
   file: number;
   runs: ProbeResult[];
 }
 
-/** (c): ternary and F16 children on the native backend (or wasm without it), interleaved. */
+/**
+ * (c): ternary and F16 children on the native backend (or wasm without it), interleaved; each with the
+ * file's F16 head and with the int8 head, since the head is a quarter of the ternary model's bytes.
+ */
 async function ternaryAgainstF16(backend: KernelBackend): Promise<PairRun[]> {
-  const paths = [await ensureModel(benchSpec(SHAPE, "tq2_0")), await ensureModel(benchSpec(SHAPE, "f16"))];
-  const pairs: PairRun[] = [
-    { weights: "TQ2_0", file: statSync(paths[0]).size, runs: [] },
-    { weights: "F16", file: statSync(paths[1]).size, runs: [] },
-  ];
+  const paths = { TQ2_0: await ensureModel(benchSpec(SHAPE, "tq2_0")), F16: await ensureModel(benchSpec(SHAPE, "f16")) };
+  const pairs: PairRun[] = (["keep", "q8_0"] as const).flatMap((headType) =>
+    (["TQ2_0", "F16"] as const).map((weights) => ({ weights, headType, file: statSync(paths[weights]).size, runs: [] })),
+  );
   for (let r = 0; r < ROUNDS; r++) {
-    for (let i = 0; i < pairs.length; i++) {
-      const res = await probeModel(paths[i], { threads: THREADS, promptTokens: CHILD_PROMPT, decodeTokens: CHILD_DECODE, rounds: 1, backend });
-      pairs[i].runs.push(res);
-      log(`  round ${r + 1}/${ROUNDS}: ${pairs[i].weights} prefill ${res.prefillTokS.toFixed(1)} tok/s, decode ${(1000 / res.decodeMsPerToken).toFixed(2)} tok/s, peak RSS ${mib(res.maxRssBytes)}`);
+    for (const p of pairs) {
+      const res = await probeModel(paths[p.weights], { threads: THREADS, promptTokens: CHILD_PROMPT, decodeTokens: CHILD_DECODE, rounds: 1, backend, headType: p.headType });
+      p.runs.push(res);
+      log(`  round ${r + 1}/${ROUNDS}: ${p.weights} (${p.headType} head) prefill ${res.prefillTokS.toFixed(1)} tok/s, decode ${(1000 / res.decodeMsPerToken).toFixed(2)} tok/s, peak RSS ${mib(res.maxRssBytes)}`);
     }
   }
   return pairs;
@@ -254,8 +257,8 @@ async function main(): Promise<void> {
     prefill: median(p.runs.map((r) => r.prefillTokS)),
     load: median(p.runs.map((r) => r.loadSeconds)),
   });
-  const tern = pairMedian(pairs[0]);
-  const f16 = pairMedian(pairs[1]);
+  const med = pairs.map(pairMedian);
+  const [tern, f16, ternQ8, f16Q8] = med;
 
   // ---- report ----
   say(`## ${QUICK ? "Quick run" : "Full run"}: ${SHAPE.layers} layers, vocab ${SHAPE.vocab}, ${THREADS} thread(s), ${ROUNDS} rounds`);
@@ -309,12 +312,17 @@ async function main(): Promise<void> {
   say();
   say(`### (c) Ternary against F16, both on ${pairs[0].runs[0].kernels} ×${THREADS} (one child process per measurement; medians)`);
   say();
-  say(`| weights | file | peak RSS | of which the model (peak − before loading) | load s | prefill ${CHILD_PROMPT} tok/s | decode tok/s | decode ms/token |`);
-  say("|---|---|---|---|---|---|---|---|");
-  for (const [p, m] of [[pairs[0], tern], [pairs[1], f16]] as const) say(`| ${p.weights} | ${mib(p.file)} | ${mib(m.rss)} | ${mib(m.model)} | ${m.load.toFixed(1)} | ${m.prefill.toFixed(1)} | ${m.decode.toFixed(2)} | ${(1000 / m.decode).toFixed(1)} |`);
-  say(`| F16 / TQ2_0 | ${times(pairs[1].file / pairs[0].file)} | ${times(f16.rss / tern.rss)} | ${times(f16.model / tern.model)} | | ternary ${times(tern.prefill / f16.prefill)} faster | ternary ${times(tern.decode / f16.decode)} faster | |`);
+  say(`| weights | head | file | peak RSS | of which the model (peak − before loading) | load s | prefill ${CHILD_PROMPT} tok/s | decode tok/s | decode ms/token |`);
+  say("|---|---|---|---|---|---|---|---|---|");
+  pairs.forEach((p, i) => {
+    const m = med[i];
+    say(`| ${p.weights} | ${p.headType === "keep" ? "F16 (as stored)" : "Q8_0 (headType)"} | ${mib(p.file)} | ${mib(m.rss)} | ${mib(m.model)} | ${m.load.toFixed(1)} | ${m.prefill.toFixed(1)} | ${m.decode.toFixed(2)} | ${(1000 / m.decode).toFixed(1)} |`);
+  });
+  for (const [head, t, f] of [["F16 heads", tern, f16], ["Q8_0 heads", ternQ8, f16Q8]] as const) {
+    say(`| F16 / TQ2_0, ${head} | | ${times(pairs[1].file / pairs[0].file)} | ${times(f.rss / t.rss)} | ${times(f.model / t.model)} | | ternary ${times(t.prefill / f.prefill)} faster | ternary ${times(t.decode / f.decode)} faster | |`);
+  }
   say();
-  say(`The paper's Table 1 (GPU, FP16 LLaMA 3B against BitNet b1.58 3B): ${times(PAPER_TABLE1_3B.memory)} less memory, ${times(PAPER_TABLE1_3B.latency)} lower latency. Here (${SHAPE.layers} layers, vocab ${SHAPE.vocab}, CPU): ${times(f16.rss / tern.rss)} less peak memory (${times(f16.model / tern.model)} counting the model's own), ${times(tern.decode / f16.decode)} lower decode latency.`);
+  say(`The paper's Table 1 (GPU, FP16 LLaMA 3B against BitNet b1.58 3B): ${times(PAPER_TABLE1_3B.memory)} less memory, ${times(PAPER_TABLE1_3B.latency)} lower latency. Here (${SHAPE.layers} layers, vocab ${SHAPE.vocab}, CPU), with the F16 heads: ${times(f16.rss / tern.rss)} less peak memory (${times(f16.model / tern.model)} counting the model's own), ${times(tern.decode / f16.decode)} lower decode latency; with Q8_0 heads: ${times(f16Q8.rss / ternQ8.rss)} and ${times(ternQ8.decode / f16Q8.decode)}.`);
   say();
   if (sameI2s) {
     say(`### (d) Ours and llama-bench (${flags["llama-bench"]}) on the same I2_S file (tok/s, median of interleaved rounds; min–max)`);
@@ -339,8 +347,8 @@ async function main(): Promise<void> {
     say(`| native prefill ≥ ${TARGETS.nativePrefill}× bitnet.cpp (the smaller over the prompt sizes) | ${nat ? `${times(nat.prefill)} (${nat.how})` : "—"} |`);
   }
   say(`| wasm decode ≥ ${TARGETS.wasmDecode}× bitnet.cpp | ${wasm ? `${times(wasm.decode)} (${wasm.how})` : "—"} |`);
-  say(`| ternary decode ≥ ${TARGETS.ternaryDecodeOverF16}× F16, same backend | ${times(tern.decode / f16.decode)} |`);
-  say(`| F16 peak RSS ≥ ${TARGETS.f16RssOverTernary}× ternary | ${times(f16.rss / tern.rss)} |`);
+  say(`| ternary decode ≥ ${TARGETS.ternaryDecodeOverF16}× F16, same backend | ${times(tern.decode / f16.decode)} with F16 heads (bytes per token: ${times(pairs[1].file / pairs[0].file)}), ${times(ternQ8.decode / f16Q8.decode)} with Q8_0 heads |`);
+  say(`| F16 peak RSS ≥ ${TARGETS.f16RssOverTernary}× ternary | ${times(f16.rss / tern.rss)} with F16 heads, ${times(f16Q8.rss / ternQ8.rss)} with Q8_0 heads |`);
   say();
 
   const report = out.join("\n");
@@ -359,7 +367,7 @@ async function main(): Promise<void> {
     engines: rows,
     samples: Object.fromEntries(samples.map((s) => [s.label, { prefill: s.prefill, decode: s.decode }])),
     profile,
-    ternary_against_f16: { backend: pairs[0].runs[0].kernels, ternary: { file_bytes: pairs[0].file, ...tern }, f16: { file_bytes: pairs[1].file, ...f16 }, runs: pairs },
+    ternary_against_f16: { backend: pairs[0].runs[0].kernels, rows: pairs.map((p, i) => ({ weights: p.weights, head_type: p.headType, file_bytes: p.file, ...med[i] })), runs: pairs },
     same_i2_s_file: sameI2s,
     over_bitnet_cpp: { factors_through_llamacpp: BITNET_CPP_OVER_LLAMA_CPP, native: nat, wasm },
   };

@@ -17,6 +17,12 @@ export interface ByteSource {
    * (in-memory sources return views), so copy it before mutating.
    */
   read(offset: number, length: number): Promise<Uint8Array>;
+  /**
+   * Optional: fills `dst` with the `dst.length` bytes at `offset`, with the same errors as `read`. A source
+   * that can read straight into memory it is given (a file) offers it, so that a multi-GB model is read
+   * into the kernels' memory without a second copy of each tensor.
+   */
+  readInto?(offset: number, dst: Uint8Array): Promise<void>;
   close(): Promise<void>;
 }
 

@@ -274,15 +274,20 @@ export class WeightLoader {
 
   /** The tensor's bytes, 64-byte aligned so that typed views of any element size work. */
   private async bytes(t: GGUFTensorInfo, forKernels = false): Promise<Uint8Array> {
-    const b = await this.file.readTensor(t);
+    let b: Uint8Array;
+    if (forKernels && this.alloc) {
+      // Straight into the kernels' memory where the file allows: no second copy of a tensor, not even a
+      // transient one (garbage the size of the model would otherwise count in the peak memory).
+      b = this.alloc(t.byteSize, 64);
+      if (this.file.readTensorInto) await this.file.readTensorInto(t, b);
+      else b.set(await this.file.readTensor(t));
+    } else {
+      b = await this.file.readTensor(t);
+      if (b.byteOffset % 64 !== 0) b = b.slice();
+    }
     this.loaded += t.byteSize;
     this.onProgress?.({ phase: "weights", loadedBytes: this.loaded, totalBytes: this.total, tensor: t.name });
-    if (forKernels && this.alloc) {
-      const dst = this.alloc(b.byteLength, 64);
-      dst.set(b);
-      return dst;
-    }
-    return b.byteOffset % 64 === 0 ? b : b.slice();
+    return b;
   }
 
   /** A float vector such as a norm gain, [n]. */

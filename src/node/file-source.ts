@@ -19,23 +19,28 @@ export async function openFileSource(path: string): Promise<ByteSource> {
     throw err;
   }
   let closed = false;
+  const readInto = async (offset: number, dst: Uint8Array): Promise<void> => {
+    const length = dst.byteLength;
+    if (closed) throw new Error(`${path}: read after close`);
+    checkRange(path, size, offset, length);
+    let done = 0;
+    while (done < length) {
+      const { bytesRead } = await fh.read(dst, done, Math.min(MAX_READ, length - done), offset + done);
+      if (bytesRead === 0) {
+        throw new Error(`${path}: truncated: the file ended at offset ${offset + done} while reading ${length} bytes at offset ${offset} (was it changed while open?)`);
+      }
+      done += bytesRead;
+    }
+  };
   return {
     name: path,
     size,
     async read(offset: number, length: number): Promise<Uint8Array> {
-      if (closed) throw new Error(`${path}: read after close`);
-      checkRange(path, size, offset, length);
       const out = new Uint8Array(length);
-      let done = 0;
-      while (done < length) {
-        const { bytesRead } = await fh.read(out, done, Math.min(MAX_READ, length - done), offset + done);
-        if (bytesRead === 0) {
-          throw new Error(`${path}: truncated: the file ended at offset ${offset + done} while reading ${length} bytes at offset ${offset} (was it changed while open?)`);
-        }
-        done += bytesRead;
-      }
+      await readInto(offset, out);
       return out;
     },
+    readInto,
     async close(): Promise<void> {
       if (closed) return;
       closed = true;

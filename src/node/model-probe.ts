@@ -1,11 +1,12 @@
 /**
  * One model in a process of its own: load it, time prefill and decode (src/eval/speed.ts), optionally
  * measure the decode's energy with RAPL (rapl.ts), and report peak resident memory. A fresh process is
- * the only way to read one model's peak memory (maxRSS never goes down), so `bitnet report` and
+ * the only way to read one model's peak memory (the peak never goes down), so `bitnet report` and
  * `bitnet energy` spawn this file once per model through `probeModel`, and it prints one JSON line.
  * Not here: tables (src/eval/report.ts), statistics beyond a median of rounds.
  */
 import { spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import type { HeadType } from "../model/weights.ts";
 import type { KernelBackend } from "./kernels.ts";
@@ -45,6 +46,21 @@ export interface ProbeResult {
 }
 
 const DECODE_PROMPT = 8;
+
+/**
+ * This process's own peak resident memory. On Linux, VmHWM of /proc/self/status: getrusage's maxRSS
+ * survives exec, so a child spawned by a parent holding gigabytes reports the parent's peak when it is
+ * higher (a benchmark once saw 3.7 GiB for a 1.3 GiB model that way). Elsewhere, maxRSS.
+ */
+export function peakRssBytes(): number {
+  try {
+    const m = /^VmHWM:\s+(\d+) kB$/m.exec(readFileSync("/proc/self/status", "utf8"));
+    if (m) return Number(m[1]) * 1024;
+  } catch {
+    // not Linux
+  }
+  return process.resourceUsage().maxRSS * 1024;
+}
 
 function median(xs: readonly number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -108,7 +124,7 @@ async function child(path: string, o: ProbeOptions): Promise<ProbeResult> {
     return {
       kernels: model.backend, threads: o.threads, contextLength, loadSeconds,
       prefillTokS: median(prefill), decodeMsPerToken: median(decode), prefillSamples: prefill, decodeSamples: decode,
-      maxRssBytes: process.resourceUsage().maxRSS * 1024, baselineRssBytes, kvCacheBytes: model.kvCacheBytes,
+      maxRssBytes: peakRssBytes(), baselineRssBytes, kvCacheBytes: model.kvCacheBytes,
       decodeJoulesPerToken: meter && typeof meter !== "string" ? joules / decoded : null, energyNote,
     };
   } finally {

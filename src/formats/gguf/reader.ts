@@ -67,6 +67,8 @@ export interface GGUFFile {
   tensor(name: string): GGUFTensorInfo | undefined;
   /** Reads only this tensor's bytes. */
   readTensor(t: GGUFTensorInfo | string): Promise<Uint8Array>;
+  /** Reads this tensor's bytes into `dst` (exactly its size), where the source can do so without a copy. */
+  readTensorInto?(t: GGUFTensorInfo | string, dst: Uint8Array): Promise<void>;
 }
 
 export interface ReadGGUFOptions {
@@ -153,6 +155,13 @@ export async function readGGUF(source: ByteSource, options: ReadGGUFOptions = {}
       const info = resolve(t);
       return source.read(dataOffset + info.offset, info.byteSize);
     },
+    ...(source.readInto && {
+      readTensorInto: async (t: GGUFTensorInfo | string, dst: Uint8Array) => {
+        const info = resolve(t);
+        if (dst.byteLength !== info.byteSize) throw new RangeError(`${file}: tensor '${printable(info.name)}' is ${info.byteSize} bytes, the buffer ${dst.byteLength}`);
+        await source.readInto?.(dataOffset + info.offset, dst);
+      },
+    }),
   };
 }
 
