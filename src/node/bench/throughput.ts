@@ -13,7 +13,7 @@
  * Not here: which models are measured, interleaving and statistics (run.ts).
  */
 import type { Kernels } from "../../kernels/types.ts";
-import { createNodeKernels, type KernelBackend } from "../kernels.ts";
+import type { KernelBackend } from "../kernels.ts";
 import { timeDecode, timePrefill, type Timing } from "../../eval/speed.ts";
 import { loadModel } from "../../index.ts";
 import type { KVCacheType } from "../../model/kv-cache.ts";
@@ -53,13 +53,8 @@ export interface Engine {
 export { argmax, benchPrompt } from "../../eval/speed.ts";
 
 export async function openOurs(path: string, o: EngineOptions): Promise<Engine & { vocabSize: number }> {
-  // A forced backend gets kernels of its own, closed with the engine.
-  const owned = !o.kernels && o.backend ? (await createNodeKernels({ threads: o.threads, backend: o.backend })).kernels : undefined;
-  const kernels = o.kernels ?? owned;
-  const model = await loadModel(path, { threads: kernels ? undefined : o.threads, contextLength: o.contextLength, batchSize: o.batchSize, kvCacheType: o.kvCacheType, kernels, headType: o.headType }).catch(async (e: unknown) => {
-    await owned?.close?.();
-    throw e;
-  });
+  const own = o.kernels ? { kernels: o.kernels } : { threads: o.threads, backend: o.backend };
+  const model = await loadModel(path, { ...own, contextLength: o.contextLength, batchSize: o.batchSize, kvCacheType: o.kvCacheType, headType: o.headType });
   const threads = o.kernels ? "" : ` ×${o.threads}`;
   const head = o.headType === "q8_0" ? ", q8_0 head" : "";
   return {
@@ -67,10 +62,7 @@ export async function openOurs(path: string, o: EngineOptions): Promise<Engine &
     vocabSize: model.config.vocabSize,
     prefill: async (prompt) => timePrefill(model, prompt),
     decode: async (prompt, steps, maxSeconds) => timeDecode(model, prompt, steps, maxSeconds),
-    dispose: async () => {
-      await model.dispose();
-      await owned?.close?.();
-    },
+    dispose: () => model.dispose(),
   };
 }
 
