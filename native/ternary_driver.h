@@ -14,6 +14,19 @@
  */
 #include <stdlib.h>
 
+/*
+ * Tokens up to which a GEMM reads one weight row at a time (see ternary_avx512.c). Measured on x86 only
+ * (2B4T shape, 2 threads, AVX2: a 2-token step 81 → 42 ms, 8 tokens 154 → 121 ms; AVX-VNNI: 87 → 57 ms,
+ * 107 → 111 ms); the NEON kernels keep their tiles until someone can measure them on an ARM machine.
+ */
+#ifndef SMALL_BATCH
+#if defined(__x86_64__) || defined(_M_X64)
+#define SMALL_BATCH 8
+#else
+#define SMALL_BATCH 1
+#endif
+#endif
+
 #if !defined(DOTS)
 /*
  * The kernels, from the set's templates:
@@ -27,6 +40,8 @@ DEFINE_GEMV(tq2_gemv, 0)
 DEFINE_GEMV(i2s_gemv, 1)
 DEFINE_TQ2_TILE(tq2_gemm, GEMM_R, GEMM_T, 0)
 DEFINE_TQ2_TILE(i2s_gemm, GEMM_R, GEMM_T, 1)
+DEFINE_TQ2_TILE(tq2_gemm1, 1, GEMM_T, 0)
+DEFINE_TQ2_TILE(i2s_gemm1, 1, GEMM_T, 1)
 DEFINE_TQ1_TILE(tq1_gemv, GEMV_R, 1)
 DEFINE_TQ1_TILE(tq1_gemm, GEMM_R, GEMM_T)
 
@@ -42,8 +57,10 @@ static void tiled_dots(const bn_tmat *m, const bn_tacts *a, int64_t r, int nr, i
       else i2s_gemv(row, xs[0], nch, 64, m->per_row, raw + i * nd);
     }
   } else {
-    /* tiles of MR rows; a partial tile repeats its last row */
-    const int MR = a->T == 1 ? GEMV_R : GEMM_R;
+    /* tiles of MR rows; a partial tile repeats its last row. A decode batch of a few tokens reads one
+       row at a time (one prefetch stream, as the GEMV), as the AVX-512 kernels do. */
+    const int rowwise = a->T > 1 && a->T <= SMALL_BATCH && m->format != BN_TQ1_0;
+    const int MR = a->T == 1 ? GEMV_R : rowwise ? 1 : GEMM_R;
     for (int i0 = 0; i0 < nr; i0 += MR) {
       int n = nr - i0 < MR ? nr - i0 : MR;
       const uint8_t *rows[GEMV_R > GEMM_R ? GEMV_R : GEMM_R];
@@ -53,9 +70,9 @@ static void tiled_dots(const bn_tmat *m, const bn_tacts *a, int64_t r, int nr, i
         if (a->T == 1) tq1_gemv(rows, xs, nch, m->per_row, n, nt, nd, o);
         else tq1_gemm(rows, xs, nch, m->per_row, n, nt, nd, o);
       } else if (m->format == BN_TQ2_0) {
-        tq2_gemm(rows, xs, nch, BN_TQ2_BYTES, m->per_row, n, nt, nd, o);
+        (rowwise ? tq2_gemm1 : tq2_gemm)(rows, xs, nch, BN_TQ2_BYTES, m->per_row, n, nt, nd, o);
       } else {
-        i2s_gemm(rows, xs, nch, 64, m->per_row, n, nt, nd, o);
+        (rowwise ? i2s_gemm1 : i2s_gemm)(rows, xs, nch, 64, m->per_row, n, nt, nd, o);
       }
     }
   }
