@@ -138,6 +138,18 @@ export class RunState {
   }
 }
 
+/** Matrices that read the same input, with their outputs; `ternary` when all of them are ternary. */
+interface MatmulGroup {
+  ws: readonly WeightMatrix[];
+  outs: readonly Float32Array[];
+  ternary: readonly TernaryMatrix[] | null;
+}
+
+function matmulGroup(ws: WeightMatrix[], outs: Float32Array[]): MatmulGroup {
+  const ternary = ws.filter((w): w is TernaryMatrix => w.kind === "ternary");
+  return { ws, outs, ternary: ternary.length === ws.length ? ternary : null };
+}
+
 export class ForwardPass {
   readonly cfg: ModelConfig;
   readonly w: ModelWeights;
@@ -150,6 +162,8 @@ export class ForwardPass {
   private readonly quantizedFrom = new Map<QuantizedActivations, Float32Array | null>();
   /** The one segment of forward(), reused: decoding allocates nothing. */
   private readonly single: BatchSegment[] = [{ slot: 0, pos0: 0, count: 0, logits: "last" }];
+  /** Per layer, the matrices that read one input (q, k, v; gate, up) with their outputs, built once. */
+  private readonly groups: { qkv: MatmulGroup; gateUp: MatmulGroup }[];
 
   constructor(cfg: ModelConfig, w: ModelWeights, kernels: Kernels, s: RunState, actQuant: ActQuantMode) {
     this.cfg = cfg;
@@ -157,6 +171,10 @@ export class ForwardPass {
     this.kernels = kernels;
     this.s = s;
     this.actQuant = actQuant;
+    this.groups = w.layers.map((L) => ({
+      qkv: matmulGroup([L.attn_q, L.attn_k, L.attn_v], [s.q, s.k, s.v]),
+      gateUp: matmulGroup([L.ffn_gate, L.ffn_up], [s.gate, s.up]),
+    }));
   }
 
   /**
@@ -179,19 +197,17 @@ export class ForwardPass {
   }
 
   /** outs[i] = x · ws[i]ᵀ for matrices that read the same x: one kernel call where the backend groups them. */
-  private linearGroup(outs: readonly Float32Array[], x: Float32Array, T: number, ws: readonly WeightMatrix[], acts: QuantizedActivations): void {
-    const group = this.kernels.ternaryMatmulGroup;
-    const ternary = ws.filter((w): w is TernaryMatrix => w.kind === "ternary");
-    if (!group || ternary.length !== ws.length) {
-      ws.forEach((w, i) => this.linear(outs[i], x, T, w, acts));
+  private linearGroup(g: MatmulGroup, x: Float32Array, T: number, acts: QuantizedActivations): void {
+    if (!this.kernels.ternaryMatmulGroup || !g.ternary) {
+      for (let i = 0; i < g.ws.length; i++) this.linear(g.outs[i], x, T, g.ws[i], acts);
       return;
     }
-    this.at = ws[0].name;
+    this.at = g.ws[0].name;
     if (this.quantizedFrom.get(acts) !== x) {
-      this.kernels.quantizeActivations(x, T, ws[0].cols, this.actQuant, acts);
+      this.kernels.quantizeActivations(x, T, g.ws[0].cols, this.actQuant, acts);
       this.quantizedFrom.set(acts, x);
     }
-    group.call(this.kernels, ternary, acts, outs);
+    this.kernels.ternaryMatmulGroup(g.ternary, acts, g.outs);
   }
 
   /** out = rmsnorm(x)·weight over T rows of n; quantized into `acts` in the same pass when `next` (the matmul that reads out) is ternary. */
@@ -263,7 +279,7 @@ export class ForwardPass {
       const L = w.layers[l];
       // attention
       this.rmsnorm(s.xb, s.x, L.attn_norm, T, D, s.actsD, L.attn_q);
-      this.linearGroup([s.q, s.k, s.v], s.xb, T, [L.attn_q, L.attn_k, L.attn_v], s.actsD);
+      this.linearGroup(this.groups[l].qkv, s.xb, T, s.actsD);
       let row = 0;
       for (const seg of segments) {
         // RoPE, the cache and attention are per sequence: its own slot and positions.
@@ -283,7 +299,7 @@ export class ForwardPass {
 
       // feed-forward
       this.rmsnorm(s.xb, s.x, L.ffn_norm, T, D, s.actsD, L.ffn_gate);
-      this.linearGroup([s.gate, s.up], s.xb, T, [L.ffn_gate, L.ffn_up], s.actsD);
+      this.linearGroup(this.groups[l].gateUp, s.xb, T, s.actsD);
       k.gatedActivation(s.gate, s.up, T * F, cfg.activation);
       this.overwritten(s.gate);
       if (L.ffn_sub_norm) this.rmsnorm(s.gate, s.gate, L.ffn_sub_norm, T, F, s.actsF, L.ffn_down);

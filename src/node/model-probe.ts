@@ -9,6 +9,7 @@ import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import type { HeadType } from "../model/weights.ts";
+import { median } from "./bench/stats.ts";
 import type { KernelBackend } from "./kernels.ts";
 
 export interface ProbeOptions {
@@ -60,12 +61,6 @@ export function peakRssBytes(): number {
     // not Linux
   }
   return process.resourceUsage().maxRSS * 1024;
-}
-
-function median(xs: readonly number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 === 1 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
 /** Runs this file in a child process on `path` and returns what it measured. */

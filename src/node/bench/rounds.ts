@@ -34,7 +34,7 @@ export interface EngineSamples {
 /** Tokens of the untimed prompt before the decode steps. */
 export const DECODE_PROMPT = 16;
 
-/** Context length that holds every measurement of `o` (rounded up to 256). */
+/** A context length (a multiple of 256) that holds every prompt size and the decode measurement. */
 export function contextFor(promptSizes: readonly number[], decodeTokens: number): number {
   return Math.ceil((Math.max(...promptSizes, DECODE_PROMPT + decodeTokens) + 8) / 256) * 256;
 }

@@ -190,20 +190,26 @@ export class NativeKernels implements Kernels {
    * task on the pool: one wake-up of the threads instead of one per matrix, and no thread idles at a
    * matrix's end. Same results as one ternaryMatmul per matrix.
    */
+  private readonly groupArgs: (number | Uint8Array | Float32Array)[] = [];
+
   ternaryMatmulGroup(ws: readonly TernaryMatrix[], x: QuantizedActivations, outs: readonly Float32Array[]): void {
     const ctx = this.live();
     if (ws.length !== outs.length) throw new InvalidArgumentError(`ternaryMatmulGroup: ${ws.length} matrices but ${outs.length} outputs`);
     const T = x.tokens;
-    const fused = ws.length > 0 && ws.length <= 6 && T > 0 && ws.every((w) => w.cols === x.cols && ternarySupported(w, x));
+    let fused = ws.length > 0 && ws.length <= 6 && T > 0;
+    for (let i = 0; fused && i < ws.length; i++) fused = ws[i].cols === x.cols && ternarySupported(ws[i], x);
     if (!fused) {
-      ws.forEach((w, i) => this.ternaryMatmul(w, x, outs[i]));
+      for (let i = 0; i < ws.length; i++) this.ternaryMatmul(ws[i], x, outs[i]);
       return;
     }
-    const args: (number | Uint8Array | Float32Array)[] = [];
-    ws.forEach((w, i) => {
+    // Reused: a decode step calls this twice per layer.
+    const args = this.groupArgs;
+    args.length = 0;
+    for (let i = 0; i < ws.length; i++) {
+      const w = ws[i];
       this.checkTernary(w, T, outs[i]);
       args.push(TERNARY_FORMAT[w.format], w.data, w.rows, w.blockScales, w.uniformScale ?? NaN, w.outScale, outs[i]);
-    });
+    }
     this.addon.ternary(ctx, x.q, x.factors, T, x.cols, x.group, ...args);
   }
 
