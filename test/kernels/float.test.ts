@@ -119,7 +119,7 @@ for (const backend of BACKENDS.filter((b) => b.batchInvariant)) {
     withKernels(backend, (k) => {
       const rand = prng(77);
       for (const format of ["f32", "f16", "bf16"] as Format[]) {
-        for (const [N, K] of [[37, 2560], [130, 129], [5, 7]]) {
+        for (const [N, K] of [[37, 2560], [130, 129], [5, 7], [9, 1000]]) {
           const { w } = randomFloat(k, format, N, K, rand, format === "bf16" ? 0.3 : 1);
           const T = 11;
           const x = gaussian(rand, T * K, 1);
@@ -130,10 +130,12 @@ for (const backend of BACKENDS.filter((b) => b.batchInvariant)) {
             k.floatMatmul(w, x.subarray(t * K, (t + 1) * K), 1, one);
             assert.equal(firstBitDifference(one, all.subarray(t * N, (t + 1) * N), N), -1, `${format} [${N}, ${K}] token ${t} of ${T}`);
           }
-          // and in a batch of another size, shifted
-          const some = new Float32Array(4 * N);
-          k.floatMatmul(w, x.subarray(3 * K, 7 * K), 4, some);
-          assert.equal(firstBitDifference(some, all.subarray(3 * N, 7 * N), 4 * N), -1, `${format} [${N}, ${K}] tokens 3..6 as a batch of 4`);
+          // and in batches of other sizes, shifted (kernels may cut a batch into chunks of tokens)
+          for (const [from, size] of [[3, 4], [1, 2], [2, 8], [0, 7]]) {
+            const some = new Float32Array(size * N);
+            k.floatMatmul(w, x.subarray(from * K, (from + size) * K), size, some);
+            assert.equal(firstBitDifference(some, all.subarray(from * N, (from + size) * N), size * N), -1, `${format} [${N}, ${K}] tokens ${from}..${from + size - 1} as a batch of ${size}`);
+          }
         }
       }
     }));
