@@ -40,7 +40,7 @@ export interface EngineProfile {
 type KernelMs = Pick<TimeSplit, "ternary" | "quantize" | "head" | "otherFloat" | "attention" | "norm" | "pointwise">;
 
 /** The same backend with every call timed; the head is the float matrix named token_embd or output. */
-function timedKernels(inner: Kernels): { kernels: Kernels; ms: KernelMs } {
+export function timedKernels(inner: Kernels): { kernels: Kernels; ms: KernelMs } {
   const ms: KernelMs = { ternary: 0, quantize: 0, head: 0, otherFloat: 0, attention: 0, norm: 0, pointwise: 0 };
   const timed = <A extends unknown[]>(part: keyof KernelMs, f: (...args: A) => void) => (...args: A): void => {
     const t0 = performance.now();

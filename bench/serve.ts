@@ -4,8 +4,10 @@
  *
  * For each concurrency (1, 2, 4, 8, 16, 32 streams): every stream sends a distinct prompt and reads
  * `--tokens` generated tokens (ignore_eos, temperature 0.8) as server-sent events; the round's aggregate
- * throughput is all tokens over its wall time; per stream, the time to the first token and the gaps
- * between later ones give p50/p95 TTFT and inter-token latency. The server runs in a child process, whose
+ * throughput is all tokens over its wall time (prompt processing included); its decode throughput is the
+ * sum over streams of each one's rate after its first token (tokens after the first over the time they
+ * took), what a batch of decoding sequences delivers; per stream, the time to the first token and the
+ * gaps between later ones give p50/p95 TTFT and inter-token latency. The server runs in a child process, whose
  * RSS is read before the first round and after the last; several rounds check that it stays bounded.
  * Rounds of the two engines alternate. Writes a JSON report, a Markdown table and a throughput plot (SVG, PNG).
  *
@@ -50,6 +52,7 @@ interface Round {
   tokens: number;
   seconds: number;
   tokS: number;
+  decodeTokS: number;
   ttftP50: number;
   ttftP95: number;
   itlP50: number;
@@ -69,6 +72,10 @@ function summarize(engine: string, streams: number, wall: number, perStream: { f
   const gaps = perStream.flatMap((s) => s.gaps);
   return {
     engine, streams, tokens: total, seconds: wall / 1000, tokS: total / (wall / 1000),
+    decodeTokS: perStream.reduce((sum, s) => {
+      const ms = s.gaps.reduce((a, b) => a + b, 0);
+      return ms > 0 ? sum + s.gaps.length / (ms / 1000) : sum;
+    }, 0),
     ttftP50: percentile(ttft, 50), ttftP95: percentile(ttft, 95), itlP50: percentile(gaps, 50), itlP95: percentile(gaps, 95),
     errors: perStream.filter((s) => s.error).length,
   };
@@ -200,11 +207,11 @@ async function main(): Promise<void> {
       for (const c of levels) {
         const ours = await serverRound(url, c);
         rounds.push(ours);
-        let line = `${c} streams: bitnet-ts ${ours.tokS.toFixed(1)} tok/s, TTFT p50 ${ours.ttftP50.toFixed(0)} ms, ITL p50 ${ours.itlP50.toFixed(1)} ms, ${ours.errors} errors`;
+        let line = `${c} streams: bitnet-ts ${ours.tokS.toFixed(1)} tok/s (decode ${ours.decodeTokS.toFixed(1)}), TTFT p50 ${ours.ttftP50.toFixed(0)} ms, ITL p50 ${ours.itlP50.toFixed(1)} ms, ${ours.errors} errors`;
         if (llama && llamaModel) {
           const theirs = await llamaRound(llama, llamaModel, c);
           rounds.push(theirs);
-          line += `; llama.cpp ${theirs.tokS.toFixed(1)} tok/s, TTFT p50 ${theirs.ttftP50.toFixed(0)} ms, ITL p50 ${theirs.itlP50.toFixed(1)} ms`;
+          line += `; llama.cpp ${theirs.tokS.toFixed(1)} tok/s (decode ${theirs.decodeTokS.toFixed(1)}), TTFT p50 ${theirs.ttftP50.toFixed(0)} ms, ITL p50 ${theirs.itlP50.toFixed(1)} ms`;
         }
         process.stderr.write(`${line}\n`);
       }
@@ -220,11 +227,11 @@ async function main(): Promise<void> {
   const report = { model, threads, tokensPerStream: tokens, ctxPerSequence: ctx, kvType: args["kv-type"], headType: args["head-type"], llamaCpp: await llamaCppVersion(), serverRssMiB: rss, rounds };
   writeFileSync(join(args.out, "serve.json"), `${JSON.stringify(report, null, 2)}\n`);
   const md = [
-    `| streams | ${engines.map((e) => `${e} tok/s | TTFT p50/p95 ms | ITL p50/p95 ms`).join(" | ")} |`,
-    `|---|${engines.map(() => "---|---|---").join("|")}|`,
+    `| streams | ${engines.map((e) => `${e} tok/s | decode tok/s | TTFT p50/p95 ms | ITL p50/p95 ms`).join(" | ")} |`,
+    `|---|${engines.map(() => "---|---|---|---").join("|")}|`,
     ...levels.map((c) => `| ${c} | ${engines.map((e) => {
       const r = rounds.filter((x) => x.engine === e && x.streams === c).at(-1);
-      return r ? `${r.tokS.toFixed(1)} | ${r.ttftP50.toFixed(0)} / ${r.ttftP95.toFixed(0)} | ${r.itlP50.toFixed(1)} / ${r.itlP95.toFixed(1)}` : "– | – | –";
+      return r ? `${r.tokS.toFixed(1)} | ${r.decodeTokS.toFixed(1)} | ${r.ttftP50.toFixed(0)} / ${r.ttftP95.toFixed(0)} | ${r.itlP50.toFixed(1)} / ${r.itlP95.toFixed(1)}` : "– | – | – | –";
     }).join(" | ")} |`),
     "",
     `Server RSS: ${rss.before.toFixed(0)} MiB before, ${rss.after.map((x) => x.toFixed(0)).join(", ")} MiB after each pass; errors: ${rounds.reduce((n, r) => n + r.errors, 0)}.`,

@@ -22,3 +22,20 @@ export function nextMacrotask(): Promise<void> {
   const immediate = (globalThis as { setImmediate?: Immediate }).setImmediate;
   return new Promise<void>((resolve) => (immediate ? immediate(resolve) : viaMessageChannel(resolve)));
 }
+
+/** A turn that took longer than this ran something (an empty turn takes microseconds). */
+const BUSY_TURN_MS = 0.2;
+
+/**
+ * Macrotask turns, at least one, for `ms` and then for as long as the turns keep running something
+ * (requests being read and admitted), up to `maxMs` in all: lets an event loop handle what is waiting.
+ */
+export async function yieldFor(ms: number, maxMs: number): Promise<void> {
+  const start = performance.now();
+  for (;;) {
+    const t = performance.now();
+    await nextMacrotask();
+    const now = performance.now();
+    if (now - start >= maxMs || (now - start >= ms && now - t < BUSY_TURN_MS)) return;
+  }
+}

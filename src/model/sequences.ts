@@ -16,7 +16,16 @@
  * Not here: the forward pass, sampling and text (src/generate).
  */
 import { ConcurrencyError, ContextOverflowError, DisposedError, InvalidArgumentError } from "../errors.ts";
-import { nextMacrotask } from "./next-tick.ts";
+import { nextMacrotask, yieldFor } from "./next-tick.ts";
+
+/**
+ * Between steps the scheduler leaves the event loop some macrotask turns: at least IO_SHARE of the
+ * step's time, and then more while they keep running something, up to IO_MAX_SHARE. Node accepts one
+ * connection per turn and a request takes several turns to arrive, so with one turn between steps N
+ * clients arriving together were admitted one per step (the 8th waited 8 steps, 2 s on a 2B model).
+ */
+const IO_SHARE = 0.01;
+const IO_MAX_SHARE = 0.5;
 import type { BatchSegment, ForwardPass } from "./forward.ts";
 
 export interface EvaluateOptions {
@@ -268,9 +277,11 @@ export class SequenceEngine {
   private async loop(): Promise<void> {
     try {
       while (this.queue.length > 0 && !this.closed) {
+        const t0 = performance.now();
         this.step();
         // Between steps: requests arrive, streams are written, aborts are seen.
-        await nextMacrotask();
+        const ms = performance.now() - t0;
+        await yieldFor(ms * IO_SHARE, ms * IO_MAX_SHARE);
       }
     } finally {
       this.running = false;
