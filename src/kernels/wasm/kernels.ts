@@ -70,6 +70,8 @@ export async function createWasmKernels(options: WasmKernelOptions): Promise<Was
 }
 
 /** ternaryRows' arguments before (work, r0, r1): format, weights, N, K, q, T, factors, group, γ, hasγ, outScale, out. */
+const GROUP_ARGS = 12;
+/** ternaryRows' arguments before (work, r0, r1): format, weights, N, K, q, T, factors, group, γ, hasγ, outScale, out. */
 export type TernaryArgs = [number, number, number, number, number, number, number, number, number, number, number, number];
 /** floatRows' arguments before (r0, r1): format, weights, N, K, x, T, outScale, out. */
 export type FloatArgs = [number, number, number, number, number, number, number, number];
@@ -168,17 +170,22 @@ export class WasmKernels implements Kernels {
     this.ops.f32ToF16(src, dst, at, n);
   }
 
+  /** Whether the module computes w · x itself; the reference either computes the other cases or throws the error that explains them. */
+  private ternarySupported(w: TernaryMatrix, x: QuantizedActivations): boolean {
+    const K = w.cols;
+    const perRow = w.uniformScale !== null && x.group === K;
+    return (
+      (x.group === K || x.group === 256) &&
+      (w.format === "i2_s" ? K % 128 === 0 && w.uniformScale !== null : K % 256 === 0) &&
+      (perRow || K % 256 === 0)
+    );
+  }
+
   ternaryMatmul(w: TernaryMatrix, x: QuantizedActivations, out: Float32Array): void {
     const { rows: N, cols: K } = w;
     const T = x.tokens;
     if (x.cols !== K) throw new Error(`${w.name}: activation width ${x.cols} does not match the weight's ${K} columns`);
-    const perRow = w.uniformScale !== null && x.group === K;
-    const supported =
-      (x.group === K || x.group === 256) &&
-      (w.format === "i2_s" ? K % 128 === 0 && w.uniformScale !== null : K % 256 === 0) &&
-      (perRow || K % 256 === 0);
-    // The reference either computes these odd cases or throws the error that explains them.
-    if (!supported || T === 0) return ternaryMatmulRef(w, x, out);
+    if (!this.ternarySupported(w, x) || T === 0) return ternaryMatmulRef(w, x, out);
     this.arena.addressOf(w.data, w.name); // throws first if growth detached the weights
     if (w.data.byteLength < ternaryBytes(w)) throw new Error(`${w.name}: ${w.format} data is ${w.data.byteLength} bytes, [${N}, ${K}] needs ${ternaryBytes(w)}`);
     if (out.length < T * N) throw new Error(`${w.name}: output holds ${out.length} values, needs ${T * N}`);
@@ -199,6 +206,57 @@ export class WasmKernels implements Kernels {
       const args: TernaryArgs = [lut ? TERNARY_LUT : TERNARY_FORMAT[w.format], lut || weights, N, K, q, Ts, factors, x.group, w.uniformScale ?? 0, w.uniformScale !== null ? 1 : 0, w.outScale, y];
       this.runTernary(args, N, Ts * N * K, work);
       if (inPlace === null) result.set(new Float32Array(this.arena.memory.buffer, y, Ts * N));
+    }
+  }
+
+  /**
+   * outs[i] = x · ws[i]ᵀ for matrices that read the same activations, as one job over all their rows
+   * (runTernaryGroup: one pool run for q, k and v instead of three). Any matrix that is not a plain case
+   * (a shape left to the reference, an output over one slice) sends the group to ternaryMatmul, one by one.
+   */
+  protected ternaryGroup(ws: readonly TernaryMatrix[], x: QuantizedActivations, outs: readonly Float32Array[]): void {
+    const T = x.tokens;
+    const K = x.cols;
+    let rows = 0;
+    let plain = T > 0 && ws.length === outs.length;
+    for (let i = 0; plain && i < ws.length; i++) {
+      const w = ws[i];
+      plain = w.cols === K && this.ternarySupported(w, x) && T * w.rows * 4 <= MAX_OUT_SLICE_BYTES && outs[i].length >= T * w.rows && w.data.byteLength >= ternaryBytes(w);
+      rows += w.rows;
+    }
+    if (!plain) {
+      for (let i = 0; i < ws.length; i++) this.ternaryMatmul(ws[i], x, outs[i]);
+      return;
+    }
+    const count = ws.length;
+    const weights: number[] = [];
+    const luts: number[] = [];
+    for (const w of ws) {
+      const at = this.weightAddress(w.data, w.name);
+      weights.push(at);
+      luts.push(T === 1 ? this.lutCopy(w, at) : 0); // before the scratch below: repacking uses it too
+    }
+    const gpt = K / x.group;
+    const workBytes = this.wasm.ternaryWorkBytes(T, K);
+    const pieces = 3 + count + this.lanes;
+    const take = this.scratchCursor(T * K + T * gpt * 4 + T * rows * 4 + workBytes * this.lanes + count * GROUP_ARGS * 8 + pieces * 64);
+    const q = this.input(x.q.subarray(0, T * K), "activations", take);
+    const factors = this.input(x.factors.subarray(0, T * gpt), "activation factors", take);
+    const desc = take(count * GROUP_ARGS * 8);
+    const d = new Float64Array(this.arena.memory.buffer, desc, count * GROUP_ARGS);
+    const copyBack: number[] = [];
+    for (let i = 0; i < count; i++) {
+      const w = ws[i];
+      const result = outs[i].subarray(0, T * w.rows);
+      const inPlace = this.arena.addressOf(result, "output");
+      const y = inPlace ?? take(T * w.rows * 4);
+      copyBack.push(inPlace === null ? y : -1);
+      d.set([luts[i] ? TERNARY_LUT : TERNARY_FORMAT[w.format], luts[i] || weights[i], w.rows, K, q, T, factors, x.group, w.uniformScale ?? 0, w.uniformScale !== null ? 1 : 0, w.outScale, y], i * GROUP_ARGS);
+    }
+    const work = Array.from({ length: this.lanes }, () => take(workBytes));
+    this.runTernaryGroup(desc, count, rows, T * rows * K, work);
+    for (let i = 0; i < count; i++) {
+      if (copyBack[i] >= 0) outs[i].set(new Float32Array(this.arena.memory.buffer, copyBack[i], T * ws[i].rows));
     }
   }
 
@@ -291,6 +349,11 @@ export class WasmKernels implements Kernels {
    */
   protected runTernary(args: TernaryArgs, rows: number, _macs: number, work: number[]): void {
     this.wasm.ternaryRows(...args, work[0], 0, rows);
+  }
+
+  /** Computes rows [0, rows) of a prepared group of ternary matmuls (ternaryGroup's descriptor at `desc`); see runTernary. */
+  protected runTernaryGroup(desc: number, count: number, rows: number, _macs: number, work: number[]): void {
+    this.wasm.ternaryGroupRows(desc, count, work[0], 0, rows);
   }
 
   /** Computes rows [0, rows) of a prepared float matmul; see runTernary. */

@@ -6,6 +6,7 @@
  * Not here: the pool protocol (pool.ts), the kernels (kernels.ts), choosing a backend (../create.ts).
  */
 import { WasmArena } from "./arena.ts";
+import type { QuantizedActivations, TernaryMatrix } from "../types.ts";
 import { type FloatArgs, type TernaryArgs, WasmKernels } from "./kernels.ts";
 import { compileKernels, instantiateKernels, type WasmSimd } from "./module.ts";
 import { RowPool, type SpawnPoolHelper } from "./pool.ts";
@@ -34,6 +35,7 @@ export class ThreadedWasmKernels extends WasmKernels {
   /** The pool the matmuls run on; other row-split kernels can use it too (RowPool.run). */
   readonly pool: RowPool;
   private readonly ternaryRows: number;
+  private readonly ternaryGroupRows: number;
   private readonly floatRows: number;
 
   constructor(simd: WasmSimd, arena: WasmArena, module: WebAssembly.Module, wasm: WasmKernels["wasm"], pool: RowPool) {
@@ -41,6 +43,7 @@ export class ThreadedWasmKernels extends WasmKernels {
     this.pool = pool;
     this.lanes = pool.lanes;
     this.ternaryRows = pool.fn("ternaryRows");
+    this.ternaryGroupRows = pool.fn("ternaryGroupRows");
     this.floatRows = pool.fn("floatRows");
   }
 
@@ -51,6 +54,15 @@ export class ThreadedWasmKernels extends WasmKernels {
 
   protected override runTernary(args: TernaryArgs, rows: number, macs: number, work: number[]): void {
     this.pool.run(this.ternaryRows, args, rows, macs, work);
+  }
+
+  /** q, k and v (or gate and up) as one pool job: the threads meet once for them, not once per matrix. */
+  ternaryMatmulGroup(ws: readonly TernaryMatrix[], x: QuantizedActivations, outs: readonly Float32Array[]): void {
+    this.ternaryGroup(ws, x, outs);
+  }
+
+  protected override runTernaryGroup(desc: number, count: number, rows: number, macs: number, work: number[]): void {
+    this.pool.run(this.ternaryGroupRows, [desc, count], rows, macs, work);
   }
 
   protected override runFloat(args: FloatArgs, rows: number, macs: number): void {

@@ -44,3 +44,30 @@ export function ternaryRows(
   } else if (T == 1) gemvRows(0, r0, r1);
   else gemmRows(T, r0, r1, work + contextBytes(T, K));
 }
+
+/** f64 values per matrix in a ternaryGroupRows descriptor: ternaryRows' arguments before `work`. */
+const GROUP_ARGS: usize = 12;
+
+/**
+ * Rows [r0, r1) of `count` ternary matmuls that read the same activations, taken as one matrix whose
+ * rows are theirs one after another (q, k and v, or gate and up: one pooled job instead of several).
+ * `desc` holds count × GROUP_ARGS f64 values, each matrix's ternaryRows arguments from format to out;
+ * they share T and K, so one `work` serves them all in turn.
+ */
+export function ternaryGroupRows(desc: usize, count: i32, work: usize, r0: i32, r1: i32): void {
+  let base = 0;
+  for (let i = 0; i < count; i++) {
+    const d = desc + <usize>i * GROUP_ARGS * 8;
+    const N = <i32>load<f64>(d, 16);
+    const lo = max(r0, base);
+    const hi = min(r1, base + N);
+    if (lo < hi) {
+      ternaryRows(
+        <i32>load<f64>(d), <usize>load<f64>(d, 8), N, <i32>load<f64>(d, 24), <usize>load<f64>(d, 32), <i32>load<f64>(d, 40),
+        <usize>load<f64>(d, 48), <i32>load<f64>(d, 56), load<f64>(d, 64), load<f64>(d, 72) != 0, load<f64>(d, 80),
+        <usize>load<f64>(d, 88), work, lo - base, hi - base,
+      );
+    }
+    base += N;
+  }
+}
