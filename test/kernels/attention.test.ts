@@ -241,3 +241,34 @@ for (const backend of BACKENDS.filter((b) => b.batchInvariant)) {
       }
     }));
 }
+
+// The threaded wasm kernels share a prefill's attention tiles among their threads (attentionRange);
+// every tile is computed by the code one thread runs, so the bits must be the single-threaded kernels'.
+for (const backend of BACKENDS.filter((b) => b.kind === "wasm" && b.threads > 1)) {
+  const single = BACKENDS.find((b) => b.kind === "wasm" && b.threads === 1 && backend.label.startsWith(b.label));
+  if (!single) continue;
+  test(`${backend.label}: a prefill's attention split across threads gives the bits of ${single.label}`, () =>
+    withKernels(single, (one) =>
+      withKernels(backend, (k) => {
+        const rand = prng(404);
+        for (const [shape, half] of [[{ nHeads: 20, nKvHeads: 5, headDim: 128 }, true], [{ nHeads: 4, nKvHeads: 4, headDim: 64 }, false], [{ nHeads: 6, nKvHeads: 2, headDim: 40 }, true]] as const) {
+          for (const [T, pos0] of [[2, 0], [7, 0], [33, 40], [130, 5]]) {
+            const { nHeads: H, nKvHeads: HKV, headDim: hd } = shape;
+            const len = pos0 + T;
+            const kf = gaussian(rand, len * HKV * hd), vf = gaussian(rand, len * HKV * hd);
+            const keys = half ? f32ArrayToF16(kf) : kf, values = half ? f32ArrayToF16(vf) : vf;
+            const q = gaussian(rand, T * H * hd, 2);
+            const want = new Float32Array(T * H * hd);
+            const got = new Float32Array(T * H * hd);
+            one.attention(want, q, keys, values, pos0, T, shape, new Float32Array(len));
+            const pool = (k as { pool?: { splitJobs: number } }).pool;
+            const split = pool?.splitJobs ?? 0;
+            k.attention(got, q, keys, values, pos0, T, shape, new Float32Array(len));
+            // one tile per KV head (decode-sized) stays on the calling thread
+            assert.equal(pool?.splitJobs, split + (T * (H / HKV) > 4 ? 1 : 0), `H ${H}/${HKV} T ${T}: whether the attention ran on the pool`);
+            const d = firstBitDifference(want, got, want.length);
+            assert.equal(d, -1, `H ${H}/${HKV} hd ${hd} ${half ? "f16" : "f32"} T ${T} pos0 ${pos0}: element ${d}`);
+          }
+        }
+      })));
+}

@@ -39,7 +39,18 @@ function align64(bytes: number): number {
   return Math.ceil(bytes / 64) * 64;
 }
 
+/**
+ * Runs units [0, units) of a prefill's attention (the module's attentionRange) across threads, lane l
+ * with its own scratch laneWork[l]; `work` (multiply-adds) decides whether splitting pays.
+ */
+export interface AttentionRunner {
+  readonly lanes: number;
+  run(args: readonly number[], units: number, work: number, laneWork: readonly number[]): void;
+}
+
 export class WasmForwardOps {
+  /** Set by the threaded kernels: prefill attention then runs on their pool. */
+  attentionRunner: AttentionRunner | null = null;
   private readonly arena: WasmArena;
   private readonly wasm: KernelExports;
   private readonly constants = new WeakMap<ArrayBufferView, number>();
@@ -136,12 +147,22 @@ export class WasmForwardOps {
     if (T === 0 || !supported) return attentionRef(out, q, keys, values, pos0, T, shape, scores);
     const kvBytes = kvElems * (half ? 2 : 4);
     const workBytes = this.wasm.attentionWorkBytes(len, hd, HKV, half ? 1 : 0);
-    this.begin(this.copied(q, 4 * T * dim) + this.copied(out, 4 * T * dim) + this.copied(keys, kvBytes) + this.copied(values, kvBytes) + workBytes);
+    // A prefill's tiles are shared by the pool's threads, each with scratch of its own; decode stays here.
+    const units = this.wasm.attentionUnits(T, H, HKV);
+    const runner = units >= 2 ? this.attentionRunner : null;
+    const lanes = runner ? runner.lanes : 1;
+    this.begin(this.copied(q, 4 * T * dim) + this.copied(out, 4 * T * dim) + this.copied(keys, kvBytes) + this.copied(values, kvBytes) + lanes * align64(workBytes));
     const qa = this.input(q, 4 * T * dim, "attention queries");
     const ka = this.input(keys, kvBytes, "key cache");
     const va = this.input(values, kvBytes, "value cache");
     const oa = this.output(out, 4 * T * dim, "attention output");
-    this.wasm.attention(oa, qa, ka, va, pos0, T, H, HKV, hd, half ? 1 : 0, this.take(workBytes));
+    if (runner) {
+      const laneWork = Array.from({ length: lanes }, () => this.take(workBytes));
+      // multiply-adds: each query against about half of the keys, for scores and values
+      runner.run([oa, qa, ka, va, pos0, T, H, HKV, hd, half ? 1 : 0], units, T * (pos0 + T / 2) * dim * 2, laneWork);
+    } else {
+      this.wasm.attention(oa, qa, ka, va, pos0, T, H, HKV, hd, half ? 1 : 0, this.take(workBytes));
+    }
     this.copyOut(out, oa, 4 * T * dim);
   }
 

@@ -98,7 +98,7 @@ export class WasmKernels implements Kernels {
   private readonly halfFinite = new WeakMap<ArrayBufferView, boolean>();
   private readonly q8Checked = new WeakMap<ArrayBufferView, number>();
   private q8Last: Q8Views | null = null;
-  private readonly ops: WasmForwardOps;
+  protected readonly ops: WasmForwardOps;
 
   constructor(simd: WasmSimd, arena: WasmArena, module: WebAssembly.Module, wasm: KernelExports) {
     this.name = simd === "relaxed" ? "wasm-relaxed-simd" : "wasm-simd128";

@@ -1,7 +1,8 @@
 /**
- * Multi-threaded wasm kernels for any runtime: the WasmKernels backend whose ternary and float matmuls
- * split their rows across a RowPool (pool.ts) over one shared WebAssembly.Memory. The runtime supplies
- * only a way to start a helper thread (Node: src/node/wasm-threads.ts; browsers: src/web/helper-workers.ts).
+ * Multi-threaded wasm kernels for any runtime: the WasmKernels backend whose ternary and float matmuls,
+ * and a prefill's attention tiles, split across a RowPool (pool.ts) over one shared WebAssembly.Memory.
+ * The runtime supplies only a way to start a helper thread (Node: src/node/wasm-threads.ts; browsers:
+ * src/web/helper-workers.ts).
  * Every row is computed by exactly the code the single-threaded kernels run, so results are identical.
  * Not here: the pool protocol (pool.ts), the kernels (kernels.ts), choosing a backend (../create.ts).
  */
@@ -44,6 +45,11 @@ export class ThreadedWasmKernels extends WasmKernels {
     this.lanes = pool.lanes;
     this.ternaryRows = pool.fn("ternaryRows");
     this.ternaryGroupRows = pool.fn("ternaryGroupRows");
+    const attentionRange = pool.fn("attentionRange");
+    this.ops.attentionRunner = {
+      lanes: pool.lanes,
+      run: (args, units, work, laneWork) => pool.run(attentionRange, args, units, work, laneWork, 1),
+    };
     this.floatRows = pool.fn("floatRows");
   }
 

@@ -243,14 +243,30 @@ export function attentionWorkBytes(len: i32, hd: i32, HKV: i32, half: bool): usi
  */
 export function attention(out: usize, q: usize, keys: usize, values: usize, pos0: i32, T: i32, H: i32, HKV: i32, hd: i32, half: bool, work: usize): void {
   if (T * (H / HKV) <= 4) attentionOneTile(out, q, keys, values, pos0, T, H, HKV, hd, half, work);
-  else attentionTiles(out, q, keys, values, pos0, T, H, HKV, hd, half, work);
+  else attentionTiles(out, q, keys, values, pos0, T, H, HKV, hd, half, work, 0, attentionUnits(T, H, HKV));
 }
 
 /**
- * Several tiles per KV head (prefill): KV head by KV head, each tile over all of its keys. An F16 cache
- * is widened once per KV head into scratch, which all its tiles then read.
+ * How many independent pieces `attention` of T tokens is made of, for threads to share (attentionRange):
+ * per KV head, its 4-query tiles in pairs, tile i with the last but i, which cost about the same as any
+ * other pair under the causal mask. 0 when it is one tile per KV head (decode), which is not split.
  */
-function attentionTiles(out: usize, q: usize, keys: usize, values: usize, pos0: i32, T: i32, H: i32, HKV: i32, hd: i32, half: bool, work: usize): void {
+export function attentionUnits(T: i32, H: i32, HKV: i32): i32 {
+  const Z = T * (H / HKV);
+  if (Z <= 4) return 0;
+  return HKV * ((((Z + 3) >> 2) + 1) >> 1);
+}
+
+/** Units [u0, u1) of `attention` (see attentionUnits); `work` is this caller's own, as `attention` needs it. */
+export function attentionRange(out: usize, q: usize, keys: usize, values: usize, pos0: i32, T: i32, H: i32, HKV: i32, hd: i32, half: bool, work: usize, u0: i32, u1: i32): void {
+  attentionTiles(out, q, keys, values, pos0, T, H, HKV, hd, half, work, u0, u1);
+}
+
+/**
+ * Units [u0, u1) of several tiles per KV head (prefill): KV head by KV head, each tile over all of its
+ * keys. An F16 cache is widened once per KV head into scratch, which its tiles then read.
+ */
+function attentionTiles(out: usize, q: usize, keys: usize, values: usize, pos0: i32, T: i32, H: i32, HKV: i32, hd: i32, half: bool, work: usize, u0: i32, u1: i32): void {
   const G = H / HKV;
   const len = pos0 + T;
   const elem: usize = half ? 2 : 4;
@@ -262,7 +278,9 @@ function attentionTiles(out: usize, q: usize, keys: usize, values: usize, pos0: 
   const Vf = Kf + <usize>len * rowBytes;
   const scale = <f32>(1.0 / Math.sqrt(<f64>hd));
   const Z = T * G; // queries reading each KV head, token-major
-  for (let g = 0; g < HKV; g++) {
+  const tiles = (Z + 3) >> 2;
+  const per = (tiles + 1) >> 1;
+  for (let g = u0 / per; g < HKV && g * per < u1; g++) {
     let kBase = keys + <usize>(g * hd) * elem;
     let vBase = values + <usize>(g * hd) * elem;
     let stride = cacheStride;
@@ -273,18 +291,27 @@ function attentionTiles(out: usize, q: usize, keys: usize, values: usize, pos0: 
       vBase = Vf;
       stride = rowBytes;
     }
-    for (let z0 = 0; z0 < Z; z0 += 4) {
-      // a short last tile repeats its last query
-      const r0 = queryRow(z0, g, G, H, hd), r1 = queryRow(min(z0 + 1, Z - 1), g, G, H, hd);
-      const r2 = queryRow(min(z0 + 2, Z - 1), g, G, H, hd), r3 = queryRow(min(z0 + 3, Z - 1), g, G, H, hd);
-      const limits = tileLimits(z0, Z, G, pos0);
-      const tileLen = i32x4.extract_lane(limits, 3) + 1;
-      const max = scoreTile(q + r0, q + r1, q + r2, q + r3, kBase, stride, 0, tileLen, hd, scale, limits, S, f32x4.splat(<f32>-Infinity));
-      softmaxTile(S, tileLen, max);
-      for (let p0 = 0; p0 < tileLen; p0 += VBLOCK) {
-        weightedBlock(S, p0, min(VBLOCK, tileLen - p0), vBase + <usize>p0 * stride, stride, hd, out + r0, out + r1, out + r2, out + r3, W, p0 == 0);
-      }
+    const i1 = min(u1 - g * per, per);
+    for (let i = max(u0 - g * per, 0); i < i1; i++) {
+      headTile(out, q, kBase, vBase, stride, i << 2, Z, g, G, H, hd, pos0, scale, S, W);
+      const j = tiles - 1 - i;
+      if (j != i) headTile(out, q, kBase, vBase, stride, j << 2, Z, g, G, H, hd, pos0, scale, S, W);
     }
+  }
+}
+
+/** The tile of queries z0..z0+3 of KV head g, over all the keys they may see. */
+// @ts-ignore: decorator
+@inline function headTile(out: usize, q: usize, kBase: usize, vBase: usize, stride: usize, z0: i32, Z: i32, g: i32, G: i32, H: i32, hd: i32, pos0: i32, scale: f32, S: usize, W: usize): void {
+  // a short last tile repeats its last query
+  const r0 = queryRow(z0, g, G, H, hd), r1 = queryRow(min(z0 + 1, Z - 1), g, G, H, hd);
+  const r2 = queryRow(min(z0 + 2, Z - 1), g, G, H, hd), r3 = queryRow(min(z0 + 3, Z - 1), g, G, H, hd);
+  const limits = tileLimits(z0, Z, G, pos0);
+  const tileLen = i32x4.extract_lane(limits, 3) + 1;
+  const max = scoreTile(q + r0, q + r1, q + r2, q + r3, kBase, stride, 0, tileLen, hd, scale, limits, S, f32x4.splat(<f32>-Infinity));
+  softmaxTile(S, tileLen, max);
+  for (let p0 = 0; p0 < tileLen; p0 += VBLOCK) {
+    weightedBlock(S, p0, min(VBLOCK, tileLen - p0), vBase + <usize>p0 * stride, stride, hd, out + r0, out + r1, out + r2, out + r3, W, p0 == 0);
   }
 }
 
