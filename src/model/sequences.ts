@@ -17,6 +17,7 @@
  */
 import { ConcurrencyError, ContextOverflowError, DisposedError, InvalidArgumentError } from "../errors.ts";
 import { nextMacrotask, yieldFor } from "./next-tick.ts";
+import type { BatchSegment, ForwardPass } from "./forward.ts";
 
 /**
  * Between steps the scheduler leaves the event loop some macrotask turns: at least IO_SHARE of the
@@ -26,7 +27,6 @@ import { nextMacrotask, yieldFor } from "./next-tick.ts";
  */
 const IO_SHARE = 0.01;
 const IO_MAX_SHARE = 0.5;
-import type { BatchSegment, ForwardPass } from "./forward.ts";
 
 export interface EvaluateOptions {
   /**
