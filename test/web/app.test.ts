@@ -49,8 +49,24 @@ describe("the chat page in headless Chromium", { skip: chromiumSkip, timeout: 18
     return { text, tokens };
   }
 
-  const state = (): Promise<string> => page.evaluate(() => document.body.dataset.state ?? "");
   const waitFor = (s: string, timeout = 60_000): Promise<unknown> => page.waitForFunction((want) => document.body.dataset.state === want, s, { timeout });
+  /**
+   * Resolves once the page went through `busy` and is back to "ready", watching every change of state
+   * from the call on: a short reply can pass through "generating" before a poll of the state would see it.
+   */
+  async function sendAndAwaitReply(send: () => Promise<void>, busy = "generating"): Promise<void> {
+    await page.evaluate(() => {
+      const w = window as unknown as { seenStates: string[] };
+      w.seenStates = [];
+      new MutationObserver(() => w.seenStates.push(document.body.dataset.state ?? "")).observe(document.body, { attributes: true, attributeFilter: ["data-state"] });
+    });
+    await send();
+    await page.waitForFunction(
+      (want) => (window as unknown as { seenStates: string[] }).seenStates.includes(want) && document.body.dataset.state === "ready",
+      busy,
+      { timeout: 60_000 },
+    );
+  }
   const stored = (): Promise<{ messages: { role: string; content: string; stopped?: boolean }[] }> =>
     page.evaluate(() => JSON.parse(localStorage.getItem("bitnet-chat:v1") ?? "{}"));
 
@@ -110,9 +126,7 @@ describe("the chat page in headless Chromium", { skip: chromiumSkip, timeout: 18
     await page.locator("#system-prompt").fill(SYSTEM);
     await page.locator("#system-prompt").press("Tab");
     const question = "Who made the heaven and the earth?";
-    await sendWithEnter(question);
-    assert.equal(await state(), "generating");
-    await waitFor("ready");
+    await sendAndAwaitReply(() => sendWithEnter(question));
 
     const want = await nodeReply([{ role: "system", content: SYSTEM }, { role: "user", content: question }]);
     assert.ok(want.tokens > 5, `the reference reply has only ${want.tokens} tokens`);
