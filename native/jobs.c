@@ -14,6 +14,9 @@
  * default): multiply-adds count 1, element operations 8 (they cost more than a multiply-add each). */
 #define COST_MAC 1
 #define COST_ELEMENT 8
+/* An RMSNorm element: its square joins one serial double-precision sum (the reference's order), a chain
+   of adds that holds a row of 2560 to ~4K cycles, so the rows of a decode batch are worth splitting. */
+#define COST_NORM_ELEMENT 64
 
 typedef int (*range_fn)(void *arg, int lane, int64_t i0, int64_t i1);
 
@@ -276,7 +279,7 @@ static int rmsnorm_range(void *p, int lane, int64_t t0, int64_t t1) {
 
 int bn_run_rmsnorm(bn_ctx *c, const float *x, const float *w, float *out, int64_t T, int64_t n, double eps, int mode, int8_t *q, float *factors, int32_t *sums) {
   ops_job j = {.x = x, .w = w, .out = out, .n = n, .eps = eps, .mode = mode, .q = q, .factors = factors, .sums = sums};
-  return parallel_for(c, T, chunk_for(c, T, 2), 1, T * n, COST_ELEMENT, rmsnorm_range, &j);
+  return parallel_for(c, T, chunk_for(c, T, 2), 1, T * n, COST_NORM_ELEMENT, rmsnorm_range, &j);
 }
 
 static int quantize_range(void *p, int lane, int64_t t0, int64_t t1) {
