@@ -69,7 +69,7 @@ export async function createWasmKernels(options: WasmKernelOptions): Promise<Was
   return new WasmKernels(options.simd, arena, module, await instantiateKernels(module, arena.memory));
 }
 
-/** ternaryRows' arguments before (work, r0, r1): format, weights, N, K, q, T, factors, group, γ, hasγ, outScale, out. */
+/** f64 values per matrix in ternaryGroupRows' descriptor (assembly/index.ts): a TernaryArgs each. */
 const GROUP_ARGS = 12;
 /** ternaryRows' arguments before (work, r0, r1): format, weights, N, K, q, T, factors, group, γ, hasγ, outScale, out. */
 export type TernaryArgs = [number, number, number, number, number, number, number, number, number, number, number, number];
