@@ -19,10 +19,13 @@ export async function openFileSource(path: string): Promise<ByteSource> {
     throw err;
   }
   let closed = false;
-  const readInto = async (offset: number, dst: Uint8Array): Promise<void> => {
-    const length = dst.byteLength;
+  const check = (offset: number, length: number): void => {
     if (closed) throw new Error(`${path}: read after close`);
     checkRange(path, size, offset, length);
+  };
+  /** dst.length bytes at `offset`, already checked. */
+  const fill = async (offset: number, dst: Uint8Array): Promise<void> => {
+    const length = dst.byteLength;
     let done = 0;
     while (done < length) {
       const { bytesRead } = await fh.read(dst, done, Math.min(MAX_READ, length - done), offset + done);
@@ -36,11 +39,15 @@ export async function openFileSource(path: string): Promise<ByteSource> {
     name: path,
     size,
     async read(offset: number, length: number): Promise<Uint8Array> {
+      check(offset, length); // before allocating: a hostile length is an error, not a huge buffer
       const out = new Uint8Array(length);
-      await readInto(offset, out);
+      await fill(offset, out);
       return out;
     },
-    readInto,
+    async readInto(offset: number, dst: Uint8Array): Promise<void> {
+      check(offset, dst.byteLength);
+      await fill(offset, dst);
+    },
     async close(): Promise<void> {
       if (closed) return;
       closed = true;

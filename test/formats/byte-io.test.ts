@@ -34,6 +34,9 @@ describe("byte sources", () => {
         return true;
       });
       await assert.rejects(s.read(-1, 1), /invalid read of 1 bytes at offset -1/);
+      // a hostile length is refused before anything is allocated for it
+      await assert.rejects(s.read(0, -5), /invalid read of -5 bytes at offset 0/);
+      await assert.rejects(s.read(0, 2 ** 40), /truncated: reading 1099511627776 bytes at offset 0 goes past the end/);
       await s.close();
     }
     await assert.rejects(sources[2].read(0, 1), /read after close/);
