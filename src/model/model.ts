@@ -204,6 +204,15 @@ export class BitNetModel implements GenerationHost {
     this.engine.onStep = f;
   }
 
+  /**
+   * For servers: a request is on its way in, so the next batching step waits for it (briefly) instead of
+   * starting without it. Call the returned function once the request is read or gone; calling it again
+   * does nothing.
+   */
+  expectArrival(): () => void {
+    return this.engine.expectArrival();
+  }
+
   private check(): void {
     if (this.disposed) throw new DisposedError(`${this.fileName}: the model was disposed`);
   }

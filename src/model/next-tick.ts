@@ -27,15 +27,17 @@ export function nextMacrotask(): Promise<void> {
 const BUSY_TURN_MS = 0.2;
 
 /**
- * Macrotask turns, at least one, for `ms` and then for as long as the turns keep running something
- * (requests being read and admitted), up to `maxMs` in all: lets an event loop handle what is waiting.
+ * Macrotask turns, at least one, for `ms` and then for as long as the turns keep running something or
+ * `expecting()` says more is on its way (a server reading requests), up to `maxMs` in all: lets an event
+ * loop handle what is waiting.
  */
-export async function yieldFor(ms: number, maxMs: number): Promise<void> {
+export async function yieldFor(ms: number, maxMs: number, expecting: () => boolean = () => false): Promise<void> {
   const start = performance.now();
   for (;;) {
     const t = performance.now();
     await nextMacrotask();
     const now = performance.now();
-    if (now - start >= maxMs || (now - start >= ms && now - t < BUSY_TURN_MS)) return;
+    if (now - start >= maxMs) return;
+    if (now - start >= ms && now - t < BUSY_TURN_MS && !expecting()) return;
   }
 }

@@ -21,9 +21,10 @@ import type { BatchSegment, ForwardPass } from "./forward.ts";
 
 /**
  * Between steps the scheduler leaves the event loop some macrotask turns: at least IO_SHARE of the
- * step's time, and then more while they keep running something, up to IO_MAX_SHARE. Node accepts one
- * connection per turn and a request takes several turns to arrive, so with one turn between steps N
- * clients arriving together were admitted one per step (the 8th waited 8 steps, 2 s on a 2B model).
+ * step's time, and then more while they keep running something or a server expects a request
+ * (expectArrival), up to IO_MAX_SHARE. A request takes several turns to arrive, so with one turn between
+ * steps N clients arriving together were admitted one per step (the 8th waited 8 steps, 2 s on a 2B
+ * model); how long a turn takes depends on the machine, hence the server's word as well.
  */
 const IO_SHARE = 0.01;
 const IO_MAX_SHARE = 0.5;
@@ -96,6 +97,8 @@ export class SequenceEngine {
   private readonly queue: Work[] = [];
   private clock = 0;
   private running = false;
+  /** Requests a server is reading that will want this step (expectArrival). */
+  private arriving = 0;
   private closed: Error | null = null;
   /** The batch's token ids and segments, reused from step to step. */
   private readonly batchIds: Int32Array;
@@ -121,6 +124,22 @@ export class SequenceEngine {
   /** Slots a sequence holds right now. */
   get busySlots(): number {
     return this.slots.reduce((n, s) => n + (s.holder ? 1 : 0), 0);
+  }
+
+  /**
+   * Says that a request is on its way in (a server has a connection or a request it is still reading), so
+   * the next step waits for it, up to IO_MAX_SHARE of a step's time: clients that arrive together then join
+   * the same step however fast the machine reads them. Call the returned function (any number of times)
+   * once the request has been handed over or has gone.
+   */
+  expectArrival(): () => void {
+    this.arriving++;
+    let held = true;
+    return () => {
+      if (!held) return;
+      held = false;
+      this.arriving--;
+    };
   }
 
   /** Callers waiting for a free slot. */
@@ -281,7 +300,7 @@ export class SequenceEngine {
         this.step();
         // Between steps: requests arrive, streams are written, aborts are seen.
         const ms = performance.now() - t0;
-        await yieldFor(ms * IO_SHARE, ms * IO_MAX_SHARE);
+        await yieldFor(ms * IO_SHARE, ms * IO_MAX_SHARE, () => this.arriving > 0);
       }
     } finally {
       this.running = false;

@@ -138,7 +138,7 @@ export function createServerApp(model: BitNetModel, options: ServerOptions = {})
   /** Streams `chunks` as server-sent events, ending with `data: [DONE]`; the first chunk is taken before the response starts, so early errors are plain JSON errors. */
   const sse = async (c: Context, chunks: AsyncGenerator<unknown>, done: () => void, lastUsage: boolean): Promise<Response> => {
     const first = await chunks.next();
-    return streamSSE(c, async (stream) => {
+    const response = streamSSE(c, async (stream) => {
       try {
         if (!first.done) await stream.writeSSE({ data: JSON.stringify(first.value) });
         for await (const chunk of chunks) {
@@ -158,6 +158,13 @@ export function createServerApp(model: BitNetModel, options: ServerOptions = {})
         done();
       }
     });
+    // Connection is the HTTP layer's to set: the helper's "keep-alive" made Node keep open a connection
+    // whose client had sent "Connection: close", until the idle timeout. The helper put it both on the
+    // response and on the context (whose headers hono merges into the response returned).
+    c.header("Connection", undefined);
+    const headers = new Headers(response.headers);
+    headers.delete("connection");
+    return new Response(response.body, { status: response.status, headers });
   };
 
   app.post("/v1/chat/completions", (c) =>

@@ -4,8 +4,10 @@
  * finish, then frees the model and resolves `closed`.
  */
 import { serve, type ServerType } from "@hono/node-server";
+import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { BitNetModel } from "../model/model.ts";
+import { trackArrivals } from "./arrivals.ts";
 import { createServerApp, type ServerApp, type ServerOptions } from "./app.ts";
 
 export interface ListenOptions extends ServerOptions {
@@ -31,6 +33,7 @@ export async function startServer(model: BitNetModel, options: ListenOptions = {
     const s = serve({ fetch: app.app.fetch, hostname: host, port: options.port ?? 8080 }, () => resolve(s));
     s.once("error", reject);
   });
+  trackArrivals(server as Server, model);
   const port = (server.address() as AddressInfo).port;
   let stopping: Promise<void> | null = null;
   let markClosed: () => void = () => undefined;

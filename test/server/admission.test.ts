@@ -1,11 +1,13 @@
 // Clients that arrive together while the model is busy join the batch together. Node accepts one
 // connection per event-loop turn and a request needs a few turns to be read, so the scheduler leaves the
-// loop turns between steps for as long as they keep doing work (src/model/next-tick.ts yieldFor); with a
-// single turn, N clients were admitted one per step and the last waited N steps for its first token.
+// loop turns between steps for as long as they keep doing work or the server expects a request
+// (src/model/next-tick.ts yieldFor, src/server/arrivals.ts); with a single turn, N clients were admitted
+// one per step and the last waited N steps for its first token.
 // The steps here are made slow (as a 2B model's are) by a head matmul that holds the thread for 30 ms.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { request } from "node:http";
+import { connect, type Socket } from "node:net";
 import { loadModel, type BitNetModel } from "../../src/index.ts";
 import { refKernels } from "../../src/kernels/ref.ts";
 import type { Kernels } from "../../src/kernels/types.ts";
@@ -39,6 +41,26 @@ function streamOnNewConnection(url: string, prompt: string): Promise<string> {
   });
 }
 
+/** A socket connected to the server, and what it will have received when the server closes it. */
+async function openConnection(port: number): Promise<{ socket: Socket; reply: Promise<string> }> {
+  const socket = connect(port, "127.0.0.1");
+  socket.setEncoding("utf8");
+  let text = "";
+  socket.on("data", (d: string) => (text += d));
+  const reply = new Promise<string>((resolve, reject) => {
+    socket.on("end", () => resolve(text));
+    socket.on("error", reject);
+  });
+  await new Promise<void>((resolve, reject) => socket.once("connect", resolve).once("error", reject));
+  return { socket, reply };
+}
+
+function completionRequest(prompt: string): { head: string; body: string } {
+  const body = JSON.stringify({ prompt, max_tokens: 3, temperature: 0, stream: true });
+  const head = `POST /v1/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n`;
+  return { head, body };
+}
+
 describe("bitnet serve: admission", () => {
   let model: BitNetModel;
   let server: RunningServer;
@@ -67,5 +89,29 @@ describe("bitnet serve: admission", () => {
     }
     assert.equal(admitted, clients, `steps: ${JSON.stringify(steps)}`);
     assert.ok(withPrompts <= 2, `the prompts went in over ${withPrompts} steps: ${steps.map((s) => `${s.sequences} sequences, ${s.decodeTokens} decoding`).join("; ")}`);
+  });
+
+  it("clients still sending when a step ends join the next step, not the one after", async () => {
+    // Five connections are open before a first request starts a step. When that step ends, three of them
+    // have sent nothing yet and two only their headers; all send the rest 5 ms later. The turns between
+    // steps are idle then, so only the server's word that requests are on their way in
+    // (src/server/arrivals.ts) keeps the next step from starting without them.
+    const late = await Promise.all(Array.from({ length: 5 }, () => openConnection(server.port)));
+    const requests = late.map((_, i) => completionRequest(`In the beginning (${i})`));
+    for (const i of [3, 4]) late[i].socket.write(requests[i].head);
+    steps.length = 0;
+    let firstStepEnded = false;
+    model.onStep = (s) => {
+      steps.push(s);
+      if (firstStepEnded) return;
+      firstStepEnded = true;
+      setTimeout(() => late.forEach((c, i) => c.socket.write(i < 3 ? requests[i].head + requests[i].body : requests[i].body)), 5);
+    };
+    const first = streamOnNewConnection(server.url, "Let there be light");
+    const replies = await Promise.all([first, ...late.map((c) => c.reply)]);
+    for (const r of replies) assert.match(r, /data: \[DONE\]/);
+    const show = steps.map((s) => `${s.sequences} sequences, ${s.decodeTokens} decoding`).join("; ");
+    assert.equal(steps[0].sequences, 1, show);
+    assert.equal(steps[1].sequences, 6, `the five late clients should all be in the second step: ${show}`);
   });
 });

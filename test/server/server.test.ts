@@ -191,6 +191,25 @@ describe("bitnet serve with the openai client", () => {
     assert.match(pre.headers.get("access-control-allow-headers") ?? "", /Authorization/i);
   });
 
+  it("a stream to a client that sent Connection: close ends with the connection, not at the idle timeout", async () => {
+    const body = JSON.stringify({ prompt: "And God said", max_tokens: 3, temperature: 0, stream: true });
+    const t0 = performance.now();
+    const { connection, text } = await new Promise<{ connection: string | undefined; text: string }>((resolve, reject) => {
+      const req = request(`${server.url}/v1/completions`, { method: "POST", agent: false, headers: { connection: "close", "content-type": "application/json", "content-length": Buffer.byteLength(body) } }, (res) => {
+        let text = "";
+        res.setEncoding("utf8");
+        res.on("data", (d: string) => (text += d));
+        // "close" on the socket: the server hung up, which a kept-alive socket would do only after 5 s.
+        res.socket.once("close", () => resolve({ connection: res.headers.connection, text }));
+      });
+      req.on("error", reject);
+      req.end(body);
+    });
+    assert.match(text, /data: \[DONE\]/);
+    assert.equal(connection, "close");
+    assert.ok(performance.now() - t0 < 3000, `the connection closed after ${Math.round(performance.now() - t0)} ms`);
+  });
+
   it("a client that aborts a stream, or disconnects, frees its sequence within a step", async () => {
     const abort = new AbortController();
     const params = { model: "bitnet", messages: [{ role: "user" as const, content: "Tell" }], max_tokens: 200, temperature: 0.8, stream: true as const, ignore_eos: true };
