@@ -47,6 +47,8 @@ export function registerConvert(program: Command): void {
       const source = dir ? undefined : await openFileSource(input);
       const bar = byteProgressBar("converting");
       let sink: AtomicFileSink | undefined;
+      // The sink while it is being created: its temporary file exists before the promise resolves.
+      let creating: Promise<AtomicFileSink> | undefined;
       let opened: GGUFFile | undefined;
       let signal: NodeJS.Signals | undefined;
       let exiting: Promise<never> | undefined;
@@ -54,7 +56,8 @@ export function registerConvert(program: Command): void {
       const exitInterrupted = (): Promise<never> =>
         (exiting ??= (async () => {
           bar.stop();
-          await sink?.abort().catch(() => undefined);
+          const written = sink ?? (await creating?.catch(() => undefined));
+          await written?.abort().catch(() => undefined);
           await (opened?.source ?? source)?.close().catch(() => undefined);
           process.exit(signal === "SIGINT" ? 130 : 143);
         })());
@@ -72,7 +75,8 @@ export function registerConvert(program: Command): void {
         const file = source ? await readGGUF(source) : await openHFDir(input);
         opened = file;
         if (signal) return await exitInterrupted();
-        sink = await atomicFileSink(output);
+        creating = atomicFileSink(output);
+        sink = await creating;
         result = await convertGGUF(file, stopOnSignal(sink, () => signal !== undefined), {
           type: flags.type,
           embeddingType: flags.embeddingType,

@@ -100,6 +100,7 @@ export async function atomicFileSink(path: string): Promise<AtomicFileSink> {
   const buffer = new Uint8Array(BUFFER_BYTES);
   let used = 0;
   let state: "open" | "committed" | "aborted" = "open";
+  let aborting: Promise<void> | undefined;
 
   async function writeAll(bytes: Uint8Array): Promise<void> {
     let done = 0;
@@ -150,16 +151,21 @@ export async function atomicFileSink(path: string): Promise<AtomicFileSink> {
       }
       await syncDirectory(dirname(path));
     },
-    async abort(): Promise<void> {
-      if (state !== "open") return;
+    abort(): Promise<void> {
+      // Every caller (the writer that failed, a signal handler about to exit) waits until the file is gone.
+      if (state === "committed") return Promise.resolve();
+      if (aborting) return aborting;
       state = "aborted";
       used = 0;
-      await fh.close().catch(() => undefined);
-      await unlink(tempPath)
-        .catch((err: NodeJS.ErrnoException) => {
-          if (err.code !== "ENOENT") throw err;
-        })
-        .finally(() => active.delete(tempPath));
+      aborting = (async () => {
+        await fh.close().catch(() => undefined);
+        await unlink(tempPath)
+          .catch((err: NodeJS.ErrnoException) => {
+            if (err.code !== "ENOENT") throw err;
+          })
+          .finally(() => active.delete(tempPath));
+      })();
+      return aborting;
     },
   };
 }

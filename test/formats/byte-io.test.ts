@@ -102,6 +102,15 @@ describe("atomic file sink", () => {
     await sink.abort(); // idempotent
   });
 
+  it("abort called twice at once (the failed writer and a signal handler): both resolve only once the temp file is gone", async () => {
+    const sink = await atomicFileSink(join(tmp.path, "twice.bin"));
+    await sink.write(new Uint8Array(10 << 20).fill(2));
+    const first = sink.abort();
+    await sink.abort(); // the second caller, about to exit the process
+    assert.deepStrictEqual(leftovers("twice.bin"), []);
+    await first;
+  });
+
   it("commit replaces an existing target", async () => {
     const path = join(tmp.path, "replace.bin");
     writeFileSync(path, "old content that is longer");
