@@ -101,6 +101,25 @@ for (const [b, backend] of BACKENDS.entries()) {
     }
   }));
 
+  test(`${backend.label}: rmsnorm + block quantization where an early row has a block the kernel hands to the reference: every row still right`, () => withKernels(backend, (k) => {
+    const rand = prng(11 + b);
+    const T = 9;
+    const n = 512;
+    const x = activationRows(rand, T, n);
+    // row 1's first block stays subnormal after the norm, so its -127/max overflows (ggml's exact path)
+    for (let i = 0; i < 256; i++) x[n + i] = (rand() - 0.5) * 1e-39;
+    const w = gaussian(rand, n, 0.5);
+    const want = new Float32Array(T * n);
+    const wantActs = allocActivations(T, n);
+    rmsnormQuantizeRef(want, x, w, T, n, 1e-5, "block256", wantActs);
+    const xr = resident(k, x);
+    const gotActs = residentActivations(k, T, n);
+    k.rmsnormQuantize(xr, xr, resident(k, w), T, n, 1e-5, "block256", gotActs);
+    const d = firstBitDifference(xr, want, T * n);
+    assert.equal(d, -1, `normalized value ${d} (row ${Math.floor(d / n)}) is ${xr[d]}, the reference says ${want[d]}`);
+    assertSameActivations(gotActs, wantActs, "block256 with a subnormal block in row 1");
+  }));
+
   test(`${backend.label}: quantizeActivations is bit-identical, including ties, zero rows and blocks, and tiny block maxima`, () => withKernels(backend, (k) => {
     const rand = prng(3 + b);
     const n = 512;

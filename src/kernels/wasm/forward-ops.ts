@@ -39,18 +39,32 @@ function align64(bytes: number): number {
   return Math.ceil(bytes / 64) * 64;
 }
 
+/** The exports that do a range of one op's rows (assembly/row-ranges.ts, and attention's query tiles). */
+export const RANGE_EXPORTS = ["attentionRange", "rmsnormQuantizeRange", "quantizeRowsRange", "ropeRange", "gatedActivationRange", "addInPlaceRange", "f32ToF16Range"] as const;
+export type RangeExport = (typeof RANGE_EXPORTS)[number];
+
 /**
- * Runs units [0, units) of a prefill's attention (the module's attentionRange) across threads, lane l
- * with its own scratch laneWork[l]; `work` (multiply-adds) decides whether splitting pays.
+ * Runs a range export over rows [0, rows) across threads (the threaded kernels' pool): lane l calls it
+ * with laneArgs[l], when given (its own scratch), and its own range, cut at multiples of `align`.
+ * `work` (on the scale of multiply-adds) decides whether splitting pays.
  */
-export interface AttentionRunner {
+export interface RowRunner {
   readonly lanes: number;
-  run(args: readonly number[], units: number, work: number, laneWork: readonly number[]): void;
+  /** Jobs below this much work run on the calling thread. */
+  readonly minParallelWork: number;
+  run(name: RangeExport, args: readonly number[], rows: number, work: number, laneArgs: readonly number[] | undefined, align: number): void;
 }
 
+/**
+ * What one element of each op costs on the scale of the pool's threshold (multiply-adds of a ternary
+ * matmul): one token's norm or SiLU stays on the calling thread; a prefill's, or a batch's of several
+ * sequences, is split.
+ */
+const COST = { norm: 64, quantize: 32, rope: 16, silu: 64, relu2: 8, add: 4, f16: 8 } as const;
+
 export class WasmForwardOps {
-  /** Set by the threaded kernels: prefill attention then runs on their pool. */
-  attentionRunner: AttentionRunner | null = null;
+  /** Set by the threaded kernels: the ops' rows (a prefill's attention tiles) then split across their pool. */
+  runner: RowRunner | null = null;
   private readonly arena: WasmArena;
   private readonly wasm: KernelExports;
   private readonly constants = new WeakMap<ArrayBufferView, number>();
@@ -85,40 +99,50 @@ export class WasmForwardOps {
     if (x.length < size || out.length < size || weight.length < n) throw new Error(`rmsnorm: [${T}, ${n}] needs ${size} inputs, outputs and ${n} weights; got ${x.length}, ${out.length}, ${weight.length}`);
     if (acts && mode && !kernelQuantizable(T, n, mode, acts)) return rmsnormQuantizeRef(out, x, weight, T, n, eps, mode, acts);
     const groups = mode === "block256" ? T * (n / 256) : T;
-    this.begin(this.copied(x, 4 * size) + this.copied(out, 4 * size) + (acts ? this.copied(acts.q, size) + this.copied(acts.factors, 4 * groups) + this.copied(acts.sums, 4 * groups) : 0));
+    const lanes = this.lanesFor(T, size * COST.norm);
+    this.begin(this.copied(x, 4 * size) + this.copied(out, 4 * size) + (acts ? this.copied(acts.q, size) + this.copied(acts.factors, 4 * groups) + this.copied(acts.sums, 4 * groups) : 0) + lanes * 64);
     const xa = this.input(x, 4 * size, "rmsnorm input");
     const oa = out === x ? xa : this.output(out, 4 * size, "rmsnorm output");
     const wa = this.constant(weight, "rmsnorm weight");
-    let status = STATUS_OK;
-    if (acts && mode) {
-      const qa = this.output(acts.q, size, "activations");
-      const fa = this.output(acts.factors, 4 * groups, "activation factors");
-      const sa = this.output(acts.sums, 4 * groups, "activation sums");
-      status = this.wasm.rmsnormQuantize(xa, wa, oa, T, n, eps, QUANT_MODE[mode], qa, fa, sa);
-      this.copyOut(out, oa, 4 * size);
-      this.copyOut(acts.q, qa, size);
-      this.copyOut(acts.factors, fa, 4 * groups);
-      this.copyOut(acts.sums, sa, 4 * groups);
-      describeActivations(acts, T, n, mode);
-    } else {
-      this.wasm.rmsnormQuantize(xa, wa, oa, T, n, eps, QUANT_NONE, 0, 0, 0);
-      this.copyOut(out, oa, 4 * size);
-    }
-    // The reference throws its error (non-finite activations) or takes ggml's path for an overflowing block scale.
-    if (status !== STATUS_OK && acts && mode) quantizeActivationsRef(out, T, n, mode, acts);
+    const quantize = acts !== null && mode !== null;
+    const qa = quantize ? this.output(acts.q, size, "activations") : 0;
+    const fa = quantize ? this.output(acts.factors, 4 * groups, "activation factors") : 0;
+    const sa = quantize ? this.output(acts.sums, 4 * groups, "activation sums") : 0;
+    const how = quantize ? QUANT_MODE[mode] : QUANT_NONE;
+    let ok: boolean;
+    if (lanes > 1) {
+      const status = this.statusWords(lanes);
+      this.split("rmsnormQuantizeRange", [xa, wa, oa, n, eps, how, qa, fa, sa], T, size * COST.norm, status);
+      ok = this.statusOk(status);
+    } else ok = this.wasm.rmsnormQuantize(xa, wa, oa, T, n, eps, how, qa, fa, sa) === STATUS_OK;
+    this.copyOut(out, oa, 4 * size);
+    if (!quantize) return;
+    this.copyOut(acts.q, qa, size);
+    this.copyOut(acts.factors, fa, 4 * groups);
+    this.copyOut(acts.sums, sa, 4 * groups);
+    describeActivations(acts, T, n, mode);
+    // The reference throws its error (non-finite activations) or takes ggml's path for an overflowing block
+    // scale; the module normalized every row all the same.
+    if (!ok) quantizeActivationsRef(out, T, n, mode, acts);
   }
 
   quantize(x: Float32Array, T: number, n: number, mode: ActQuantMode, acts: QuantizedActivations): void {
     if (T === 0 || x.length < T * n || !kernelQuantizable(T, n, mode, acts)) return quantizeActivationsRef(x, T, n, mode, acts);
     const size = T * n;
     const groups = mode === "block256" ? T * (n / 256) : T;
-    this.begin(this.copied(x, 4 * size) + this.copied(acts.q, size) + this.copied(acts.factors, 4 * groups) + this.copied(acts.sums, 4 * groups));
+    const lanes = this.lanesFor(T, size * COST.quantize);
+    this.begin(this.copied(x, 4 * size) + this.copied(acts.q, size) + this.copied(acts.factors, 4 * groups) + this.copied(acts.sums, 4 * groups) + lanes * 64);
     const xa = this.input(x, 4 * size, "activations input");
     const qa = this.output(acts.q, size, "activations");
     const fa = this.output(acts.factors, 4 * groups, "activation factors");
     const sa = this.output(acts.sums, 4 * groups, "activation sums");
-    const status = this.wasm.quantizeRows(xa, T, n, QUANT_MODE[mode], qa, fa, sa);
-    if (status !== STATUS_OK) return quantizeActivationsRef(x, T, n, mode, acts);
+    let ok: boolean;
+    if (lanes > 1) {
+      const status = this.statusWords(lanes);
+      this.split("quantizeRowsRange", [xa, n, QUANT_MODE[mode], qa, fa, sa], T, size * COST.quantize, status);
+      ok = this.statusOk(status);
+    } else ok = this.wasm.quantizeRows(xa, T, n, QUANT_MODE[mode], qa, fa, sa) === STATUS_OK;
+    if (!ok) return quantizeActivationsRef(x, T, n, mode, acts);
     this.copyOut(acts.q, qa, size);
     this.copyOut(acts.factors, fa, 4 * groups);
     this.copyOut(acts.sums, sa, 4 * groups);
@@ -132,7 +156,12 @@ export class WasmForwardOps {
     const bytes = 4 * T * heads * hd;
     this.begin(this.copied(x, bytes));
     const xa = this.input(x, bytes, "rope input");
-    this.wasm.rope(xa, T, heads, hd, pos0, this.constant(table.cos, "rope table"), this.constant(table.sin, "rope table"), table.dims, pairing === "neox" ? 1 : 0);
+    const cos = this.constant(table.cos, "rope table");
+    const sin = this.constant(table.sin, "rope table");
+    const neox = pairing === "neox" ? 1 : 0;
+    const work = T * heads * table.dims * COST.rope;
+    if (this.lanesFor(T, work) > 1) this.split("ropeRange", [xa, heads, hd, pos0, cos, sin, table.dims, neox], T, work);
+    else this.wasm.rope(xa, T, heads, hd, pos0, cos, sin, table.dims, neox);
     this.copyOut(x, xa, bytes);
   }
 
@@ -149,17 +178,16 @@ export class WasmForwardOps {
     const workBytes = this.wasm.attentionWorkBytes(len, hd, HKV, half ? 1 : 0);
     // A prefill's tiles are shared by the pool's threads, each with scratch of its own; decode stays here.
     const units = this.wasm.attentionUnits(T, H, HKV);
-    const runner = units >= 2 ? this.attentionRunner : null;
-    const lanes = runner ? runner.lanes : 1;
+    const lanes = units >= 2 && this.runner ? this.runner.lanes : 1;
     this.begin(this.copied(q, 4 * T * dim) + this.copied(out, 4 * T * dim) + this.copied(keys, kvBytes) + this.copied(values, kvBytes) + lanes * align64(workBytes));
     const qa = this.input(q, 4 * T * dim, "attention queries");
     const ka = this.input(keys, kvBytes, "key cache");
     const va = this.input(values, kvBytes, "value cache");
     const oa = this.output(out, 4 * T * dim, "attention output");
-    if (runner) {
+    if (lanes > 1) {
       const laneWork = Array.from({ length: lanes }, () => this.take(workBytes));
       // multiply-adds: each query against about half of the keys, for scores and values
-      runner.run([oa, qa, ka, va, pos0, T, H, HKV, hd, half ? 1 : 0], units, T * (pos0 + T / 2) * dim * 2, laneWork);
+      this.split("attentionRange", [oa, qa, ka, va, pos0, T, H, HKV, hd, half ? 1 : 0], units, T * (pos0 + T / 2) * dim * 2, laneWork);
     } else {
       this.wasm.attention(oa, qa, ka, va, pos0, T, H, HKV, hd, half ? 1 : 0, this.take(workBytes));
     }
@@ -169,10 +197,16 @@ export class WasmForwardOps {
   gatedActivation(gate: Float32Array, up: Float32Array, n: number, act: GateActivation): void {
     if (n === 0) return;
     if (gate.length < n || up.length < n) throw new Error(`gated activation: ${n} values, but gate holds ${gate.length} and up ${up.length}`);
-    this.begin(this.copied(gate, 4 * n) + this.copied(up, 4 * n) + EXP_CONSTANT_BYTES);
+    const relu2 = act === "relu2";
+    const work = n * (relu2 ? COST.relu2 : COST.silu);
+    // Cut at multiples of 4 values, so that each range runs the vector loop the whole call would.
+    const lanes = this.lanesFor(n, work, 4);
+    this.begin(this.copied(gate, 4 * n) + this.copied(up, 4 * n) + lanes * align64(EXP_CONSTANT_BYTES));
     const ga = this.input(gate, 4 * n, "gate");
     const ua = this.input(up, 4 * n, "up");
-    this.wasm.gatedActivation(ga, ua, n, act === "relu2" ? 1 : 0, this.take(EXP_CONSTANT_BYTES));
+    const constants = Array.from({ length: lanes }, () => this.take(EXP_CONSTANT_BYTES));
+    if (lanes > 1) this.split("gatedActivationRange", [ga, ua, relu2 ? 1 : 0], n, work, constants, 4);
+    else this.wasm.gatedActivation(ga, ua, n, relu2 ? 1 : 0, constants[0]);
     this.copyOut(gate, ga, 4 * n);
   }
 
@@ -182,7 +216,8 @@ export class WasmForwardOps {
     this.begin(this.copied(x, 4 * n) + this.copied(y, 4 * n));
     const xa = this.input(x, 4 * n, "residual");
     const ya = this.input(y, 4 * n, "residual addend");
-    this.wasm.addInPlace(xa, ya, n);
+    if (this.lanesFor(n, n * COST.add, 4) > 1) this.split("addInPlaceRange", [xa, ya], n, n * COST.add, undefined, 4);
+    else this.wasm.addInPlace(xa, ya, n);
     this.copyOut(x, xa, 4 * n);
   }
 
@@ -193,8 +228,41 @@ export class WasmForwardOps {
     const sa = this.input(src, 4 * n, "f16 conversion input");
     const resident = this.arena.addressOf(dst, "f16 conversion output");
     const da = resident !== null ? resident + 2 * at : this.take(2 * n);
-    this.wasm.f32ToF16(sa, da, n);
+    if (this.lanesFor(n, n * COST.f16, 8) > 1) this.split("f32ToF16Range", [sa, da], n, n * COST.f16, undefined, 8);
+    else this.wasm.f32ToF16(sa, da, n);
     if (resident === null) new Uint8Array(dst.buffer, dst.byteOffset + 2 * at, 2 * n).set(this.arena.bytes(da, 2 * n));
+  }
+
+  /**
+   * The threads a job of `rows` rows and `work` splits across (the pool's own rule): 1 keeps the whole
+   * call on this thread, as it always ran before the ops had a pool (a decode step's, whose calls are
+   * too small to pay for waking the helpers).
+   */
+  private lanesFor(rows: number, work: number, align = 1): number {
+    const r = this.runner;
+    return r && r.lanes > 1 && work >= r.minParallelWork && rows >= 2 * align ? r.lanes : 1;
+  }
+
+  /** Rows [0, rows) of range export `name` across the runner's threads (see lanesFor). */
+  private split(name: RangeExport, args: readonly number[], rows: number, work: number, laneArgs?: readonly number[], align = 1): void {
+    if (!this.runner) throw new Error(`wasm kernels: ${name} split with no thread pool`);
+    this.runner.run(name, args, rows, work, laneArgs, align);
+  }
+
+  /** One status word per lane (an i32 in a 64-byte slot of scratch of its own), set to STATUS_OK. */
+  private statusWords(lanes: number): number[] {
+    return Array.from({ length: lanes }, () => {
+      const at = this.take(4);
+      this.arena.bytes(at, 4).fill(0);
+      return at;
+    });
+  }
+
+  private statusOk(words: readonly number[]): boolean {
+    return words.every((at) => {
+      const b = this.arena.bytes(at, 4);
+      return new DataView(b.buffer, b.byteOffset, 4).getInt32(0, true) === STATUS_OK;
+    });
   }
 
   /** Scratch bytes `view` takes if it must be copied (it is not in the kernels' memory): `bytes`, aligned; else 0. */

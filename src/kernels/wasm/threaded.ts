@@ -1,6 +1,6 @@
 /**
  * Multi-threaded wasm kernels for any runtime: the WasmKernels backend whose ternary and float matmuls,
- * and a prefill's attention tiles, split across a RowPool (pool.ts) over one shared WebAssembly.Memory.
+ * a prefill's attention tiles, and the rows of its norms and element-wise ops split across a RowPool (pool.ts) over one shared WebAssembly.Memory.
  * The runtime supplies only a way to start a helper thread (Node: src/node/wasm-threads.ts; browsers:
  * src/web/helper-workers.ts).
  * Every row is computed by exactly the code the single-threaded kernels run, so results are identical.
@@ -8,6 +8,7 @@
  */
 import { WasmArena } from "./arena.ts";
 import type { QuantizedActivations, TernaryMatrix } from "../types.ts";
+import { RANGE_EXPORTS } from "./forward-ops.ts";
 import { type FloatArgs, type TernaryArgs, WasmKernels } from "./kernels.ts";
 import { compileKernels, instantiateKernels, type WasmSimd } from "./module.ts";
 import { RowPool, type SpawnPoolHelper } from "./pool.ts";
@@ -45,10 +46,11 @@ export class ThreadedWasmKernels extends WasmKernels {
     this.lanes = pool.lanes;
     this.ternaryRows = pool.fn("ternaryRows");
     this.ternaryGroupRows = pool.fn("ternaryGroupRows");
-    const attentionRange = pool.fn("attentionRange");
-    this.ops.attentionRunner = {
+    const ranges = new Map(RANGE_EXPORTS.map((name) => [name, pool.fn(name)]));
+    this.ops.runner = {
       lanes: pool.lanes,
-      run: (args, units, work, laneWork) => pool.run(attentionRange, args, units, work, laneWork, 1),
+      minParallelWork: pool.minParallelWork,
+      run: (name, args, rows, work, laneArgs, align) => pool.run(ranges.get(name) ?? pool.fn(name), args, rows, work, laneArgs, align),
     };
     this.floatRows = pool.fn("floatRows");
   }

@@ -16,6 +16,7 @@ export { q8Check } from "./q8";
 export { lutBytes, lutRepack, lutRepackWorkBytes, lutRows, lutWorkBytes } from "./ternary-lut";
 export { f32Gemm, f32GemmWorkBytes } from "./f32-gemm";
 export { attention, attentionRange, attentionUnits, attentionWorkBytes, rmsnormQuantize, quantizeRows, rope, gatedActivation, addInPlace, f32ToF16, expF64Scalar } from "./forward-ops";
+export { rmsnormQuantizeRange, quantizeRowsRange, ropeRange, gatedActivationRange, addInPlaceRange, f32ToF16Range } from "./forward-ops";
 
 /** Must be called once with 1 before anything else (see gOne in simd.ts). */
 export function setup(one: i32): i32 {

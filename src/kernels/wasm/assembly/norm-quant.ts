@@ -149,6 +149,10 @@ function quantizeBlocks(x: usize, n: i32, q: usize, d: usize, sums: usize): i32 
  */
 export function rmsnormQuantize(x: usize, w: usize, out: usize, T: i32, n: i32, eps: f64, mode: i32, q: usize, factors: usize, sums: usize): i32 {
   const row = <usize>n << 2;
+  // After a row that cannot be quantized here, the rest are still normalized (and no longer quantized):
+  // the caller's fallback quantizes all of `out` with the reference.
+  let status = STATUS_OK;
+  const quantize = mode != QUANT_NONE;
   let t = 0;
   for (; t + 4 <= T; t += 4) {
     const x0 = x + <usize>t * row, x1 = x0 + row, x2 = x1 + row, x3 = x2 + row;
@@ -164,12 +168,7 @@ export function rmsnormQuantize(x: usize, w: usize, out: usize, T: i32, n: i32, 
     normalizeRow(x1, w, out + <usize>(t + 1) * row, n, rowScale(s1, n, eps));
     normalizeRow(x2, w, out + <usize>(t + 2) * row, n, rowScale(s2, n, eps));
     normalizeRow(x3, w, out + <usize>(t + 3) * row, n, rowScale(s3, n, eps));
-    if (mode != QUANT_NONE) {
-      for (let j = t; j < t + 4; j++) {
-        const status = quantizeRow(out + <usize>j * row, n, mode, j, q, factors, sums);
-        if (status != STATUS_OK) return status;
-      }
-    }
+    for (let j = t; j < t + 4 && quantize && status == STATUS_OK; j++) status = quantizeRow(out + <usize>j * row, n, mode, j, q, factors, sums);
   }
   for (; t < T; t++) {
     const xt = x + <usize>t * row;
@@ -179,12 +178,9 @@ export function rmsnormQuantize(x: usize, w: usize, out: usize, T: i32, n: i32, 
       ss += a * a;
     }
     normalizeRow(xt, w, out + <usize>t * row, n, rowScale(ss, n, eps));
-    if (mode != QUANT_NONE) {
-      const status = quantizeRow(out + <usize>t * row, n, mode, t, q, factors, sums);
-      if (status != STATUS_OK) return status;
-    }
+    if (quantize && status == STATUS_OK) status = quantizeRow(out + <usize>t * row, n, mode, t, q, factors, sums);
   }
-  return STATUS_OK;
+  return status;
 }
 
 /** x [T, n] quantized in `mode` into q, factors and sums (activations.ts's quantizeActivationsRef). Returns a STATUS. */
