@@ -70,6 +70,26 @@ export function kernelQuantizable(T: number, n: number, mode: ActQuantMode, acts
   return acts.q.length >= T * n && acts.factors.length >= groups && acts.sums.length >= groups;
 }
 
+/**
+ * `src` (per-token scales) widened to `cols` columns with zeros after its own, into `dst` (capacity for
+ * src.tokens rows of `cols`): the input of a matrix whose rows were padded at load (TernaryMatrix.paddedFrom).
+ * Zeros change neither the dot products nor the sums, so the result is the unpadded one exactly.
+ */
+export function padActivations(src: QuantizedActivations, cols: number, dst: QuantizedActivations): void {
+  const { tokens: T, cols: K } = src;
+  if (src.group !== K) throw new Error(`activations padded to ${cols} columns need one scale per token, got groups of ${src.group}`);
+  if (cols < K || dst.q.length < T * cols || dst.factors.length < T || dst.sums.length < T) throw new Error(`activations: [${T}, ${K}] do not fit a padded buffer of ${dst.q.length} values for ${cols} columns`);
+  for (let t = 0; t < T; t++) {
+    dst.q.set(src.q.subarray(t * K, (t + 1) * K), t * cols);
+    dst.q.fill(0, t * cols + K, (t + 1) * cols);
+  }
+  dst.factors.set(src.factors.subarray(0, T));
+  dst.sums.set(src.sums.subarray(0, T));
+  dst.tokens = T;
+  dst.cols = cols;
+  dst.group = cols;
+}
+
 /** Sets the shape fields of `acts` that a backend's kernel filled for [T, n] in `mode`. */
 export function describeActivations(acts: QuantizedActivations, T: number, n: number, mode: ActQuantMode): void {
   acts.tokens = T;

@@ -35,6 +35,11 @@ export interface TernaryMatrix {
   uniformScale: number | null;
   /** An optional extra per-tensor multiplier (GGUF `<name>.scale`), applied after the matmul. */
   outScale: number;
+  /**
+   * Set when an I2_S matrix's rows were padded at load to whole 128-value blocks (i2sPadRows): the real
+   * input width, `cols` being the padded one. Its activations must be padded with zeros to match.
+   */
+  paddedFrom?: number;
 }
 
 /**

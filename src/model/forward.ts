@@ -16,7 +16,7 @@
  * V = vocab, H = nHeads, hd = headDim, R = rows whose logits are wanted.
  */
 import { InvalidFileError } from "../errors.ts";
-import { activationPieces, allocActivations } from "../kernels/activations.ts";
+import { activationPieces, allocActivations, padActivations } from "../kernels/activations.ts";
 import { ropeTable, type RopeTable } from "../kernels/ops.ts";
 import type { ActQuantMode, Kernels, QuantizedActivations, TernaryMatrix, WeightMatrix } from "../kernels/types.ts";
 import type { ModelConfig } from "./config.ts";
@@ -158,6 +158,11 @@ export class ForwardPass {
   readonly kernels: Kernels;
   readonly s: RunState;
   readonly actQuant: ActQuantMode;
+  /**
+   * Zero-padded copies of the activations, by width, for matrices whose rows were padded at load (only
+   * small models have such widths; ordinary arrays, which kernels with memory of their own copy in).
+   */
+  private readonly padded = new Map<number, QuantizedActivations>();
   /** Which buffer each int8 activation buffer currently holds the quantized copy of (q, k and v share one input). */
   private readonly quantizedFrom = new Map<QuantizedActivations, Float32Array | null>();
   /** The one segment of forward(), reused: decoding allocates nothing. */
@@ -190,10 +195,22 @@ export class ForwardPass {
       return;
     }
     if (this.quantizedFrom.get(acts) !== x) {
-      this.kernels.quantizeActivations(x, T, w.cols, this.actQuant, acts);
+      this.kernels.quantizeActivations(x, T, w.paddedFrom ?? w.cols, this.actQuant, acts);
       this.quantizedFrom.set(acts, x);
     }
-    this.kernels.ternaryMatmul(w, acts, out);
+    this.kernels.ternaryMatmul(w, this.inputFor(w, acts), out);
+  }
+
+  /** `acts`, or for a matrix whose rows were padded at load (TernaryMatrix.paddedFrom), a copy padded to match. */
+  private inputFor(w: TernaryMatrix, acts: QuantizedActivations): QuantizedActivations {
+    if (w.paddedFrom === undefined) return acts;
+    let padded = this.padded.get(w.cols);
+    if (!padded) {
+      padded = allocActivations(this.s.actsD.q.length / this.cfg.dim, w.cols);
+      this.padded.set(w.cols, padded);
+    }
+    padActivations(acts, w.cols, padded);
+    return padded;
   }
 
   /** outs[i] = x · ws[i]ᵀ for matrices that read the same x: one kernel call where the backend groups them. */
@@ -203,11 +220,12 @@ export class ForwardPass {
       return;
     }
     this.at = g.ws[0].name;
+    const w = g.ternary[0];
     if (this.quantizedFrom.get(acts) !== x) {
-      this.kernels.quantizeActivations(x, T, g.ws[0].cols, this.actQuant, acts);
+      this.kernels.quantizeActivations(x, T, w.paddedFrom ?? w.cols, this.actQuant, acts);
       this.quantizedFrom.set(acts, x);
     }
-    this.kernels.ternaryMatmulGroup(g.ternary, acts, g.outs);
+    this.kernels.ternaryMatmulGroup(g.ternary, this.inputFor(w, acts), g.outs);
   }
 
   /** out = rmsnorm(x)·weight over T rows of n; quantized into `acts` in the same pass when `next` (the matmul that reads out) is ternary. */

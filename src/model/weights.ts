@@ -1,6 +1,8 @@
 /**
  * The model's weights as the forward pass sees them, loaded from a GGUF file.
- * Ternary matrices stay packed exactly as the file stores them (2 or 1.6 bits a weight); float matrices
+ * Ternary matrices stay packed exactly as the file stores them (2 or 1.6 bits a weight), except I2_S rows
+ * that are not whole 128-value blocks, which are repacked with each row padded to whole blocks (the fast
+ * kernels read a row from a block's start; TernaryMatrix.paddedFrom); float matrices
  * keep their f32/f16/bf16 (or Q8_0) storage, except that `headType: "q8_0"` quantizes a float output head
  * (and the embedding tied to it) to Q8_0 while it loads. Names are the GGUF tensor names, so this file
  * doubles as the checklist of what an architecture needs: `checkTensors` holds a file to exactly that list
@@ -14,11 +16,12 @@ import { InvalidArgumentError, InvalidFileError, UnsupportedModelError } from ".
 import { printable } from "../formats/describe.ts";
 import { BLOCK_TENSORS, blockTensorName, LINEAR_BLOCK_TENSORS, parseTensorName, type BlockTensor, type ParsedTensorName } from "../formats/gguf/names.ts";
 import type { GGUFFile, GGUFTensorInfo } from "../formats/gguf/reader.ts";
-import { elementCount, GGMLType, typeName } from "../formats/gguf/types.ts";
+import { elementCount, GGMLType, I2S_BLOCK, typeName } from "../formats/gguf/types.ts";
 import { codecFor } from "../quant/codecs/index.ts";
 import { TQ1_0_BLOCK_BYTES } from "../quant/codecs/tq1_0.ts";
 import { TQ2_0_BLOCK_BYTES } from "../quant/codecs/tq2_0.ts";
 import { encodeQ8_0Blocks, Q8_0_BLOCK, q8_0Bytes } from "../quant/codecs/q8_0.ts";
+import { i2sBytes, i2sPadRows, i2sPaddedCols } from "../quant/codecs/i2_s.ts";
 import { f32View, u16View } from "../quant/codecs/float.ts";
 import { bf16ArrayToF32, f16ArrayToF32, f16ToF32 } from "../quant/half.ts";
 import type { FloatMatrix, TernaryFormat, TernaryMatrix, WeightMatrix } from "../kernels/types.ts";
@@ -313,9 +316,17 @@ export class WeightLoader {
     const name = `${base}.weight`;
     const t = this.need(name);
     this.checkShape(t, [cols, rows]);
-    const data = await this.bytes(t, true);
     const ternary = TERNARY[t.type];
     const float = FLOAT[t.type];
+    if (ternary === "i2_s" && padsRows(t)) {
+      // Repacked once, here: the padded layout replaces the file's (whose blocks run across row ends).
+      const padded = i2sPaddedCols(cols);
+      const size = i2sBytes(rows * padded);
+      const out = this.alloc ? this.alloc(size, 64) : new Uint8Array(size);
+      i2sPadRows(await this.bytes(t), rows, cols, out, this.what(name));
+      return { ...ternaryMatrix(this.what(name), name, ternary, rows, padded, out), paddedFrom: cols };
+    }
+    const data = await this.bytes(t, true);
     let m: WeightMatrix;
     if (ternary) m = ternaryMatrix(this.what(name), name, ternary, rows, cols, data);
     else if (float) m = floatMatrix(this.what(name), name, float, rows, cols, data);
@@ -382,9 +393,17 @@ function headToQuantize(file: GGUFFile, cfg: ModelConfig, headType: HeadType): G
   return t && NORM_TYPES.includes(t.type) ? t : null;
 }
 
-/** Bytes loadWeights will place for `file` (a float head converted by `headType` shrinks). */
+/**
+ * Whether an I2_S tensor's rows are padded at load: when they are not whole 128-value blocks, the file's
+ * blocks run across row ends and no fast kernel can read a row on its own.
+ */
+function padsRows(t: GGUFTensorInfo): boolean {
+  return t.type === GGMLType.I2_S && t.shape.length === 2 && t.shape[0] % I2S_BLOCK !== 0;
+}
+
+/** Bytes loadWeights will place for `file` (a float head converted by `headType` shrinks; padded I2_S rows grow). */
 export function loadedWeightBytes(file: GGUFFile, cfg: ModelConfig, headType: HeadType = "keep"): number {
-  const total = file.tensors.reduce((s, t) => s + t.byteSize, 0);
+  const total = file.tensors.reduce((s, t) => s + (padsRows(t) ? i2sBytes(i2sPaddedCols(t.shape[0]) * t.shape[1]) : t.byteSize), 0);
   const head = headToQuantize(file, cfg, headType);
   if (!head || head.shape[0] % Q8_0_BLOCK !== 0) return total;
   return total - head.byteSize + q8_0Bytes(elementCount(head.shape) / head.shape[0], head.shape[0]);

@@ -119,6 +119,50 @@ function quantize(values: Float32Array, shape: readonly number[], what = "tensor
   return write(n, code, max);
 }
 
+/** A row width rounded up to whole 128-value blocks. */
+export function i2sPaddedCols(cols: number): number {
+  return Math.ceil(cols / I2S_BLOCK) * I2S_BLOCK;
+}
+
+/** Bytes of an I2_S tensor of n values: the codes and the tail. */
+export function i2sBytes(n: number): number {
+  return n / 4 + I2S_TAIL_BYTES;
+}
+
+/** The zero weight's code (1) in all four 2-bit fields of a byte. */
+const ZERO_CODES = 0x55;
+
+/**
+ * The I2_S tensor [rows, cols] (`bytes`, as the file has it) rewritten as [rows, i2sPaddedCols(cols)], each
+ * row followed by zero weights up to a whole block, into `out` (i2sBytes(rows · paddedCols) bytes). When
+ * cols is not a multiple of 128, the file's blocks run across row ends; padded, every row starts at a
+ * block, as the fast kernels read it. With zero activations in the padding, w · x is unchanged.
+ */
+export function i2sPadRows(bytes: Uint8Array, rows: number, cols: number, out: Uint8Array, what = "tensor"): Uint8Array {
+  const n = rows * cols;
+  const padded = i2sPaddedCols(cols);
+  const codeBytes = (rows * padded) / 4;
+  if (n % I2S_BLOCK !== 0) throw new Error(`${what}: ${FORMAT} needs an element count divisible by ${I2S_BLOCK}, got ${n}`);
+  needBytes(bytes, n / 4 + 4, FORMAT, what);
+  if (out.length < codeBytes + I2S_TAIL_BYTES) throw new Error(`${what}: ${out.length} bytes cannot hold ${rows} rows of ${padded} ${FORMAT} values`);
+  out.fill(ZERO_CODES, 0, codeBytes);
+  out.fill(0, codeBytes, codeBytes + I2S_TAIL_BYTES);
+  for (let r = 0; r < rows; r++) {
+    for (let i = 0; i < cols; i++) {
+      const e = r * cols + i;
+      const p = e & 127;
+      const c = (bytes[((e >> 7) << 5) + (p & 31)] >> (6 - ((p >> 5) << 1))) & 3;
+      const d = r * padded + i;
+      const dp = d & 127;
+      const at = ((d >> 7) << 5) + (dp & 31);
+      const shift = 6 - ((dp >> 5) << 1);
+      out[at] = (out[at] & ~(3 << shift)) | (c << shift);
+    }
+  }
+  out.set(bytes.subarray(n / 4, n / 4 + 4), codeBytes);
+  return out;
+}
+
 export const i2_s: TernaryCodec = {
   typeId: GGMLType.I2_S,
   name: FORMAT,
