@@ -33,7 +33,7 @@ export async function startServer(model: BitNetModel, options: ListenOptions = {
     const s = serve({ fetch: app.app.fetch, hostname: host, port: options.port ?? 8080 }, () => resolve(s));
     s.once("error", reject);
   });
-  trackArrivals(server as Server, model);
+  trackArrivals(server as Server, model); // serve() without createServer makes a node:http Server
   const port = (server.address() as AddressInfo).port;
   let stopping: Promise<void> | null = null;
   let markClosed: () => void = () => undefined;

@@ -8,6 +8,10 @@
  * (for attention, of the cache rows it reads). Constant inputs (norm weights, the RoPE table) that live
  * elsewhere are copied in once. In place, a call allocates nothing.
  *
+ * With the threaded kernels, a call big enough to pay for waking the helpers (a prefill's, a batch's of
+ * several sequences; never one token's) splits its rows across their pool, through the module's range
+ * exports (assembly/row-ranges.ts, attentionRange); every cut gives the bits of one call.
+ *
  * Numerics against the TypeScript reference:
  * - rmsnorm, rmsnormQuantize, quantizeActivations, rope, ReLU², addInPlace, f32ToF16: bit for bit.
  * - SiLU: float64 as the reference, with the module's own exp; equal to the float32 bit except where the
