@@ -13,7 +13,9 @@ const FIRST_REQUEST_MS = 100;
 /** A body still arriving after this long is a slow client, not part of this batch. */
 const BODY_MS = 1000;
 
-function holdFor(model: BitNetModel, ms: number): () => void {
+type Expecting = Pick<BitNetModel, "expectArrival">;
+
+function holdFor(model: Expecting, ms: number): () => void {
   const release = model.expectArrival();
   const timer = setTimeout(release, ms);
   timer.unref();
@@ -23,7 +25,7 @@ function holdFor(model: BitNetModel, ms: number): () => void {
   };
 }
 
-export function trackArrivals(server: Server, model: BitNetModel): void {
+export function trackArrivals(server: Server, model: Expecting): void {
   const firstRequest = new WeakMap<Socket, () => void>();
   server.on("connection", (socket: Socket) => {
     const release = holdFor(model, FIRST_REQUEST_MS);
