@@ -208,9 +208,10 @@ export class WasmForwardOps {
     this.begin(this.copied(gate, 4 * n) + this.copied(up, 4 * n) + lanes * align64(EXP_CONSTANT_BYTES));
     const ga = this.input(gate, 4 * n, "gate");
     const ua = this.input(up, 4 * n, "up");
-    const constants = Array.from({ length: lanes }, () => this.take(EXP_CONSTANT_BYTES));
-    if (lanes > 1) this.split("gatedActivationRange", [ga, ua, relu2 ? 1 : 0], n, work, constants, 4);
-    else this.wasm.gatedActivation(ga, ua, n, relu2 ? 1 : 0, constants[0]);
+    if (lanes > 1) {
+      const constants = Array.from({ length: lanes }, () => this.take(EXP_CONSTANT_BYTES));
+      this.split("gatedActivationRange", [ga, ua, relu2 ? 1 : 0], n, work, constants, 4);
+    } else this.wasm.gatedActivation(ga, ua, n, relu2 ? 1 : 0, this.take(EXP_CONSTANT_BYTES));
     this.copyOut(gate, ga, 4 * n);
   }
 

@@ -1,8 +1,8 @@
 /**
  * Multi-threaded wasm kernels for any runtime: the WasmKernels backend whose ternary and float matmuls,
- * a prefill's attention tiles, and the rows of its norms and element-wise ops split across a RowPool (pool.ts) over one shared WebAssembly.Memory.
- * The runtime supplies only a way to start a helper thread (Node: src/node/wasm-threads.ts; browsers:
- * src/web/helper-workers.ts).
+ * a prefill's attention tiles, and the rows of its norms and element-wise ops split across a RowPool
+ * (pool.ts) over one shared WebAssembly.Memory. The runtime supplies only a way to start a helper thread
+ * (Node: src/node/wasm-threads.ts; browsers: src/web/helper-workers.ts).
  * Every row is computed by exactly the code the single-threaded kernels run, so results are identical.
  * Not here: the pool protocol (pool.ts), the kernels (kernels.ts), choosing a backend (../create.ts).
  */
